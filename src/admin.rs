@@ -1,0 +1,125 @@
+//! The operator listener (`server.admin_listen`, CONTRACT §6): `/healthz`, `/readyz`,
+//! `/metrics` unauthenticated; `/admin/*` behind `Authorization: Bearer <admin_token>`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::json;
+use subtle_eq::ct_eq;
+use tokio::net::TcpListener;
+
+use crate::body::{full, json_response, Body};
+use crate::reject::{Reason, Rejection};
+use crate::state::AppState;
+
+mod subtle_eq {
+    /// Constant-time comparison of two byte strings (length may leak, content does not).
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Something `/admin/reload` can call: re-reads the config file and swaps the runtime.
+pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// Serves the operator endpoints until `shutdown`.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            _ = &mut shutdown => return,
+        };
+        let state = Arc::clone(&state);
+        let reload = Arc::clone(&reload);
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let state = Arc::clone(&state);
+                let reload = Arc::clone(&reload);
+                async move { Ok::<_, Infallible>(route(state, reload, req).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r
+}
+
+async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
+        (&Method::GET, "/readyz") => readyz(&state).await,
+        (&Method::GET, "/metrics") => {
+            let mut r = text(StatusCode::OK, state.shared.metrics.render());
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
+        (_, p) if p.starts_with("/admin/") => {
+            let rt = state.runtime.load_full();
+            let rid = crate::pipeline::ctx::request_id(req.headers());
+            let Some(expected) = rt.config.server.admin_token.as_ref() else {
+                return Rejection::new(Reason::NotFound).into_response(&rid);
+            };
+            let presented = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
+            if !ct_eq(presented.as_bytes(), expected.expose().as_bytes()) {
+                return Rejection::new(Reason::AdminUnauthorized).into_response(&rid);
+            }
+            admin_route(state, reload, req, &rid).await
+        }
+        _ => Rejection::new(Reason::NotFound).into_response("admin"),
+    }
+}
+
+async fn readyz(state: &AppState) -> Response<Body> {
+    let rt = state.runtime.load_full();
+    let mut failing = Vec::new();
+    if let Err(e) = rt.authn.ready() {
+        failing.push(format!("providers: {e}"));
+    }
+    if let Err(e) = state.shared.audit.ready().await {
+        failing.push(format!("audit: {e}"));
+    }
+    if failing.is_empty() {
+        json_response(StatusCode::OK, &json!({"status": "ready"}))
+    } else {
+        json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "not ready", "failing": failing}),
+        )
+    }
+}
+
+async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
+    let _ = &state;
+    match (req.method(), req.uri().path()) {
+        (&Method::POST, "/admin/reload") => match reload().await {
+            Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
+            Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
+        },
+        _ => Rejection::new(Reason::NotFound).into_response(rid),
+    }
+}

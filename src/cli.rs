@@ -1,0 +1,63 @@
+//! The command line (CONTRACT §1): clap definitions and one function per command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// authgate: an authentication gateway for the REST APIs of Jira and Confluence Data Center.
+#[derive(Debug, Parser)]
+#[command(name = "authgate", version, about)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Config file option shared by every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// Config file (default: $AUTHGATE_CONFIG, then ./authgate.toml).
+    #[arg(short = 'c', long = "config", env = "AUTHGATE_CONFIG", default_value = "authgate.toml")]
+    pub config: PathBuf,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve client traffic and the operator endpoints.
+    Run(ConfigArg),
+    /// Parse and check the config without serving; print a summary or every error.
+    CheckConfig(ConfigArg),
+    /// Start a Jira stand-in and authgate in front of it, with nothing else set up.
+    Demo,
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::run(&c.config))),
+        Command::CheckConfig(c) => crate::cmd::check_config(&c.config),
+        Command::Demo => runtime().and_then(|rt| rt.block_on(crate::cmd::demo())),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("authgate: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("AUTHGATE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        b.worker_threads(n);
+    }
+    b.enable_all().build().context("cannot start the async runtime")
+}

@@ -1,0 +1,10 @@
+//! Command bodies (`run`, `check-config`, `demo`, …). Each returns an exit code or an error
+//! that `cli` prints as one sentence.
+
+mod check_config;
+mod demo;
+mod run;
+
+pub use check_config::check_config;
+pub use demo::demo;
+pub use run::run;

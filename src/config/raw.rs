@@ -1,0 +1,526 @@
+//! The TOML schema, exactly as operators write it (CONTRACT §2).
+//!
+//! Owns: the serde structs and their defaults (named consts, documented). Does not own: any
+//! checking beyond what serde does — `check.rs` turns these into runtime values. Every table
+//! refuses unknown keys, and nothing here uses `#[serde(flatten)]` (it would bypass that).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+// === defaults ===
+
+/// Default client listener.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// Default operator listener (`/healthz`, `/readyz`, `/metrics`, `/admin/*`).
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+/// Largest request head accepted, in bytes; larger -> 431.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The whole request head must arrive within this.
+pub const DEFAULT_HEADER_TIMEOUT: &str = "10s";
+/// Accepted connections beyond this wait in the kernel backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Largest request body; 0 = no limit.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 0;
+/// Whole request, upstream included -> 504 past it.
+pub const DEFAULT_REQUEST_TIMEOUT: &str = "60s";
+/// How long in-flight requests may finish after SIGTERM.
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "30s";
+/// The product, as authgate reaches it.
+pub const DEFAULT_UPSTREAM_URL: &str = "http://127.0.0.1:8081";
+/// Upstream TCP (and TLS) connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: &str = "5s";
+/// Upstream response-head timeout.
+pub const DEFAULT_UPSTREAM_TIMEOUT: &str = "60s";
+/// Identity header read by the product's header authenticator.
+pub const DEFAULT_IDENTITY_HEADER: &str = "X-Forwarded-User";
+/// What counts as an API call.
+pub const DEFAULT_API_PATHS: &[&str] = &["/rest/**"];
+/// POSTs that only read, allowed for read-only callers.
+pub const DEFAULT_READ_POSTS: &[&str] = &[
+    "POST /rest/api/2/search",
+    "POST /rest/api/latest/search",
+];
+/// Clock skew allowed on `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: &str = "30s";
+/// Claim holding the username.
+pub const DEFAULT_USERNAME_CLAIM: &str = "preferred_username";
+/// Introspection results are cached this long (never past the token's `exp`).
+pub const DEFAULT_INTROSPECTION_CACHE_TTL: &str = "60s";
+/// Introspection request timeout.
+pub const DEFAULT_INTROSPECTION_TIMEOUT: &str = "5s";
+/// Group lookups from the product are cached this long.
+pub const DEFAULT_GROUPS_CACHE_TTL: &str = "5m";
+/// Header carrying the client address when the peer is a trusted proxy.
+pub const DEFAULT_CLIENT_IP_HEADER: &str = "X-Forwarded-For";
+/// Requests per `per` for each rate-limit key.
+pub const DEFAULT_RATE_REQUESTS: u32 = 100;
+/// Rate-limit window.
+pub const DEFAULT_RATE_PER: &str = "1m";
+/// Default token lifetime when `expires_in` is not given.
+pub const DEFAULT_TOKEN_EXPIRY: &str = "90d";
+/// Longest token lifetime a user may ask for.
+pub const DEFAULT_TOKEN_MAX_EXPIRY: &str = "365d";
+/// Tokens one user may hold (revoked and expired ones do not count).
+pub const DEFAULT_TOKENS_PER_USER: u32 = 20;
+/// Embedded audit store.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://authgate.db?mode=rwc";
+/// Rows older than this many days are deleted.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// The oldest rows beyond this count are deleted.
+pub const DEFAULT_RETENTION_MAX_ROWS: u64 = 10_000_000;
+/// How often the retention scheduler runs.
+pub const DEFAULT_CLEANUP_INTERVAL: &str = "1h";
+/// In-memory audit events before the spool is used.
+pub const DEFAULT_AUDIT_QUEUE: usize = 10_000;
+/// Where audit events wait while the database is unreachable.
+pub const DEFAULT_SPOOL_DIR: &str = "audit-spool";
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+fn t() -> bool {
+    true
+}
+
+// === the file ===
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`
+    #[serde(default)]
+    pub server: RawServer,
+    /// `[upstream]`
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    /// `[auth]`
+    #[serde(default)]
+    pub auth: RawAuth,
+    /// `[[providers]]`
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+    /// `[groups]`
+    #[serde(default)]
+    pub groups: RawGroups,
+    /// `[access]`
+    #[serde(default)]
+    pub access: RawAccess,
+    /// `[ip]`
+    #[serde(default)]
+    pub ip: RawIp,
+    /// `[rate_limit]`
+    #[serde(default)]
+    pub rate_limit: RawRateLimit,
+    /// `[tokens]`
+    #[serde(default)]
+    pub tokens: RawTokens,
+    /// `[audit]`
+    #[serde(default)]
+    pub audit: RawAudit,
+    /// `[log]`
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[server]`: the listeners and the limits of the client side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Client traffic address. Default [`DEFAULT_LISTEN`].
+    pub listen: String,
+    /// Operator address. Default [`DEFAULT_ADMIN_LISTEN`].
+    pub admin_listen: String,
+    /// Bearer secret for `/admin/*`; unset = `/admin/*` disabled.
+    pub admin_token: Option<String>,
+    /// Bytes of request head; default [`DEFAULT_MAX_HEADER_BYTES`].
+    pub max_header_bytes: usize,
+    /// Duration; default [`DEFAULT_HEADER_TIMEOUT`].
+    pub header_timeout: String,
+    /// Default [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// Bytes; 0 = unlimited. Default [`DEFAULT_MAX_BODY_BYTES`].
+    pub max_body_bytes: u64,
+    /// Duration; default [`DEFAULT_REQUEST_TIMEOUT`].
+    pub request_timeout: String,
+    /// Duration; default [`DEFAULT_SHUTDOWN_GRACE`].
+    pub shutdown_grace: String,
+    /// PEM certificate chain: terminate TLS on `listen` (with `tls_key`).
+    pub tls_cert: Option<String>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: s(DEFAULT_LISTEN),
+            admin_listen: s(DEFAULT_ADMIN_LISTEN),
+            admin_token: None,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_timeout: s(DEFAULT_HEADER_TIMEOUT),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: s(DEFAULT_REQUEST_TIMEOUT),
+            shutdown_grace: s(DEFAULT_SHUTDOWN_GRACE),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+/// `[upstream]`: the product behind authgate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUpstream {
+    /// `http://` or `https://` base URL. Default [`DEFAULT_UPSTREAM_URL`].
+    pub url: String,
+    /// `"jira"` or `"confluence"`: picks the user and group endpoints.
+    pub product: String,
+    /// e.g. `"/jira"`; stripped once before rules are matched. Default empty.
+    pub context_path: String,
+    /// Duration; default [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect_timeout: String,
+    /// Duration; default [`DEFAULT_UPSTREAM_TIMEOUT`].
+    pub timeout: String,
+    /// `[upstream.identity]`
+    pub identity: RawIdentity,
+}
+
+impl Default for RawUpstream {
+    fn default() -> Self {
+        Self {
+            url: s(DEFAULT_UPSTREAM_URL),
+            product: s("jira"),
+            context_path: String::new(),
+            connect_timeout: s(DEFAULT_CONNECT_TIMEOUT),
+            timeout: s(DEFAULT_UPSTREAM_TIMEOUT),
+            identity: RawIdentity::default(),
+        }
+    }
+}
+
+/// `[upstream.identity]`: how the authenticated user is handed to the product (CONTRACT §4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIdentity {
+    /// `"header"` (default) or `"service_account"`.
+    pub mode: String,
+    /// Identity header name. Default [`DEFAULT_IDENTITY_HEADER`].
+    pub header: String,
+    /// service_account mode: the whole `Authorization` value sent to the product.
+    pub authorization: Option<String>,
+}
+
+impl Default for RawIdentity {
+    fn default() -> Self {
+        Self {
+            mode: s("header"),
+            header: s(DEFAULT_IDENTITY_HEADER),
+            authorization: None,
+        }
+    }
+}
+
+/// `[auth]`: the global switches of the original admin screen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAuth {
+    /// false: authgate only forwards and audits. Default true.
+    pub enabled: bool,
+    /// Rule patterns for what counts as an API call. Default [`DEFAULT_API_PATHS`].
+    pub api_paths: Vec<String>,
+    /// Basic on API paths -> 401. Default false.
+    pub disable_basic: bool,
+    /// Product PATs pass through. Default true.
+    pub allow_pat: bool,
+    /// Other opaque bearer tokens pass through. Default false.
+    pub allow_native_oauth: bool,
+    /// Accept authgate-issued tokens. Default true.
+    pub gateway_tokens: bool,
+    /// Browser calls with the product's session cookie pass through. Default true.
+    pub allow_session_cookies: bool,
+    /// Anonymous API calls -> 401. Default false.
+    pub require_authentication: bool,
+    /// Learn user and groups of pass-through callers from the product. Default true.
+    pub resolve_passthrough_identity: bool,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            api_paths: DEFAULT_API_PATHS.iter().map(|p| s(p)).collect(),
+            disable_basic: false,
+            allow_pat: true,
+            allow_native_oauth: false,
+            gateway_tokens: true,
+            allow_session_cookies: true,
+            require_authentication: false,
+            resolve_passthrough_identity: true,
+        }
+    }
+}
+
+/// One `[[providers]]` entry; which keys apply depends on `kind`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    /// Unique name, shown in logs and audit rows.
+    pub name: String,
+    /// `"jwt"` or `"introspection"`.
+    pub kind: String,
+    /// jwt: required; matched against `iss`. introspection: optional.
+    pub issuer: Option<String>,
+    /// `aud` must contain one; empty = not checked (warned).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Allow-list of `alg` values. Default: `["RS256"]`.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// Key source: PEM public key (RSA, EC P-256/P-384, Ed25519).
+    pub public_key_file: Option<String>,
+    /// Key source: PEM X.509 certificate.
+    pub certificate_file: Option<String>,
+    /// Key source: JWKS URL.
+    pub jwks_url: Option<String>,
+    /// Key source: OIDC discovery document URL.
+    pub discovery_url: Option<String>,
+    /// Key source: shared HMAC secret, at least 32 bytes.
+    pub hmac_secret: Option<String>,
+    /// Duration; default [`DEFAULT_LEEWAY`].
+    pub leeway: Option<String>,
+    /// Duration: reject tokens whose `iat` is older, or whose `exp - iat` is longer.
+    pub max_token_age: Option<String>,
+    /// Dotted claim path. Default [`DEFAULT_USERNAME_CLAIM`].
+    pub username_claim: Option<String>,
+    /// First capture group becomes the username; no match -> 401.
+    pub username_regex: Option<String>,
+    /// Dotted path to an array of strings.
+    pub groups_claim: Option<String>,
+    /// introspection: RFC 7662 endpoint.
+    pub introspection_url: Option<String>,
+    /// introspection: client id.
+    pub client_id: Option<String>,
+    /// introspection: client secret.
+    pub client_secret: Option<String>,
+    /// introspection: `"client_secret_basic"` (default) or `"client_secret_post"`.
+    pub auth_method: Option<String>,
+    /// introspection: duration; default [`DEFAULT_INTROSPECTION_CACHE_TTL`].
+    pub cache_ttl: Option<String>,
+    /// introspection: duration; default [`DEFAULT_INTROSPECTION_TIMEOUT`].
+    pub timeout: Option<String>,
+}
+
+/// `[groups]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawGroups {
+    /// `"claim"` (default), `"upstream"` or `"static"`.
+    pub source: String,
+    /// Duration; default [`DEFAULT_GROUPS_CACHE_TTL`].
+    pub cache_ttl: String,
+    /// `[groups.static]`: username -> groups.
+    #[serde(rename = "static")]
+    pub static_groups: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for RawGroups {
+    fn default() -> Self {
+        Self {
+            source: s("claim"),
+            cache_ttl: s(DEFAULT_GROUPS_CACHE_TTL),
+            static_groups: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[access]`: group-based restrictions and path rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAccess {
+    /// Non-empty: only members of one may call the APIs.
+    pub allowed_groups: Vec<String>,
+    /// Members may only read.
+    pub read_only_groups: Vec<String>,
+    /// POSTs that only read. Default [`DEFAULT_READ_POSTS`].
+    pub read_posts: Vec<String>,
+    /// Non-empty: only members of one may create tokens.
+    pub token_creation_groups: Vec<String>,
+    /// May manage every user's tokens.
+    pub admin_groups: Vec<String>,
+    /// Need a credential even if the product allows anonymous.
+    pub public_restricted: Vec<String>,
+    /// authgate does not authenticate these.
+    pub bypass: Vec<String>,
+    /// Always 403.
+    pub deny: Vec<String>,
+}
+
+impl Default for RawAccess {
+    fn default() -> Self {
+        Self {
+            allowed_groups: Vec::new(),
+            read_only_groups: Vec::new(),
+            read_posts: DEFAULT_READ_POSTS.iter().map(|p| s(p)).collect(),
+            token_creation_groups: Vec::new(),
+            admin_groups: Vec::new(),
+            public_restricted: Vec::new(),
+            bypass: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+/// `[ip]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIp {
+    /// IPs and CIDRs; empty = every address.
+    pub allow: Vec<String>,
+    /// `"api"` (default) or `"all"`.
+    pub scope: String,
+    /// Peers allowed to set `client_ip_header`.
+    pub trusted_proxies: Vec<String>,
+    /// Default [`DEFAULT_CLIENT_IP_HEADER`].
+    pub client_ip_header: String,
+}
+
+impl Default for RawIp {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            scope: s("api"),
+            trusted_proxies: Vec::new(),
+            client_ip_header: s(DEFAULT_CLIENT_IP_HEADER),
+        }
+    }
+}
+
+/// `[rate_limit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRateLimit {
+    /// Default false.
+    pub enabled: bool,
+    /// Default [`DEFAULT_RATE_REQUESTS`].
+    pub requests: u32,
+    /// Duration; default [`DEFAULT_RATE_PER`].
+    pub per: String,
+    /// Bucket size; defaults to `requests`.
+    pub burst: Option<u32>,
+    /// `[[rate_limit.overrides]]`
+    pub overrides: Vec<RawRateOverride>,
+}
+
+impl Default for RawRateLimit {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            requests: DEFAULT_RATE_REQUESTS,
+            per: s(DEFAULT_RATE_PER),
+            burst: None,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+/// One `[[rate_limit.overrides]]`: a different limit for members of `group`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateOverride {
+    /// Group whose members get this limit.
+    pub group: String,
+    /// Requests per `per`.
+    pub requests: u32,
+    /// Duration.
+    pub per: String,
+    /// Bucket size; defaults to `requests`.
+    pub burst: Option<u32>,
+}
+
+/// `[tokens]`: gateway-issued API tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTokens {
+    /// false: only admins create tokens. Default true.
+    pub allow_user_creation: bool,
+    /// Duration; default [`DEFAULT_TOKEN_EXPIRY`].
+    pub default_expiry: String,
+    /// Duration; default [`DEFAULT_TOKEN_MAX_EXPIRY`].
+    pub max_expiry: String,
+    /// Default [`DEFAULT_TOKENS_PER_USER`].
+    pub max_per_user: u32,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            allow_user_creation: true,
+            default_expiry: s(DEFAULT_TOKEN_EXPIRY),
+            max_expiry: s(DEFAULT_TOKEN_MAX_EXPIRY),
+            max_per_user: DEFAULT_TOKENS_PER_USER,
+        }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    /// Default true.
+    pub enabled: bool,
+    /// `sqlite://…` or `postgres://…`. Default [`DEFAULT_DATABASE_URL`].
+    pub database_url: String,
+    /// Default [`DEFAULT_RETENTION_DAYS`].
+    pub retention_days: u32,
+    /// Default [`DEFAULT_RETENTION_MAX_ROWS`].
+    pub retention_max_rows: u64,
+    /// Duration; default [`DEFAULT_CLEANUP_INTERVAL`].
+    pub cleanup_interval: String,
+    /// Apply migrations at start. Default true.
+    #[serde(default = "t")]
+    pub migrate: bool,
+    /// Default [`DEFAULT_AUDIT_QUEUE`].
+    pub queue: usize,
+    /// Default [`DEFAULT_SPOOL_DIR`].
+    pub spool_dir: String,
+    /// `"stdout"` (default), `"off"` or a file path.
+    pub log: String,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            database_url: s(DEFAULT_DATABASE_URL),
+            retention_days: DEFAULT_RETENTION_DAYS,
+            retention_max_rows: DEFAULT_RETENTION_MAX_ROWS,
+            cleanup_interval: s(DEFAULT_CLEANUP_INTERVAL),
+            migrate: true,
+            queue: DEFAULT_AUDIT_QUEUE,
+            spool_dir: s(DEFAULT_SPOOL_DIR),
+            log: s("stdout"),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// `"json"` (default) or `"pretty"`.
+    pub format: String,
+    /// Default `"info"`; `RUST_LOG` overrides.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: s("json"),
+            level: s("info"),
+        }
+    }
+}

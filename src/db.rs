@@ -1,0 +1,75 @@
+//! The database: one pool for Postgres or SQLite, and the migrations of `migrations/`.
+//!
+//! Owns: connecting (with the URL kept secret in errors) and applying migrations. The audit
+//! store and the gateway-token store both use the same [`Db`].
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+use crate::config::{DatabaseKind, Secret};
+
+/// A connection pool to the configured database.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// PostgreSQL (production; replicas share it).
+    Postgres(sqlx::PgPool),
+    /// SQLite (the embedded default).
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Connecting failed (the URL is not repeated: it may hold a password).
+    #[error("cannot connect to the {kind} database: {source}")]
+    Connect {
+        /// Which database.
+        kind: &'static str,
+        /// The driver error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens a pool lazily: no connection is made until first use, so a database that is
+    /// down at start does not stop the gateway (audit spools meanwhile).
+    pub fn connect_lazy(kind: DatabaseKind, url: &Secret) -> Result<Db, DbError> {
+        match kind {
+            DatabaseKind::Postgres => PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_lazy(url.expose())
+                .map(Db::Postgres)
+                .map_err(|source| DbError::Connect { kind: "postgres", source }),
+            DatabaseKind::Sqlite => {
+                let opts: SqliteConnectOptions = url
+                    .expose()
+                    .parse::<SqliteConnectOptions>()
+                    .map_err(|source| DbError::Connect { kind: "sqlite", source })?
+                    .create_if_missing(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5));
+                Ok(Db::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .connect_lazy_with(opts),
+                ))
+            }
+        }
+    }
+
+    /// Applies the migrations for this kind of database.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Db::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+            Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+        }
+        Ok(())
+    }
+}

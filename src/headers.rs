@@ -1,0 +1,205 @@
+//! Header rewriting towards the product (CONTRACT §4) and back to the client.
+//!
+//! Owns: hop-by-hop removal (with the names listed in `Connection`, which can never remove
+//! a header authgate sets because those are set afterwards), identity-header stripping in
+//! every case and `_`/`-` spelling, the `X-Forwarded-*` and `X-Request-Id` headers, and
+//! removing the caller's credentials when authgate authenticated the caller.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::pipeline::credential::PRODUCT_COOKIES;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// True when `name` is `identity` spelled with any case and `_` or `-`.
+pub fn is_identity_variant(name: &HeaderName, identity: &HeaderName) -> bool {
+    let a = name.as_str().as_bytes();
+    let b = identity.as_str().as_bytes();
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            let x = if *x == b'_' { b'-' } else { *x };
+            let y = if *y == b'_' { b'-' } else { *y };
+            x == y
+        })
+}
+
+/// Removes hop-by-hop headers and those `Connection` names. Keeps one framing: when
+/// `Transfer-Encoding` is present, `Content-Length` goes too and the client re-frames.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let mut named: Vec<HeaderName> = Vec::new();
+    for v in headers.get_all(header::CONNECTION) {
+        if let Ok(s) = v.to_str() {
+            for token in s.split(',') {
+                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes()) {
+                    named.push(n);
+                }
+            }
+        }
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    for h in HOP_BY_HOP {
+        headers.remove(*h);
+    }
+    for n in named {
+        headers.remove(n);
+    }
+}
+
+/// Removes every copy of the identity header, whatever its spelling.
+pub fn strip_identity(headers: &mut HeaderMap, identity: &HeaderName) {
+    // Fast path: the exact name (the usual case) needs no scan.
+    headers.remove(identity);
+    let needs_scan = headers.keys().any(|k| is_identity_variant(k, identity));
+    if needs_scan {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|k| is_identity_variant(k, identity))
+            .cloned()
+            .collect();
+        for n in names {
+            headers.remove(n);
+        }
+    }
+}
+
+/// Removes the product's session cookies from every `Cookie` header, keeping the others.
+pub fn strip_product_cookies(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
+    let kept: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(';'))
+        .map(str::trim)
+        .filter(|kv| {
+            let name = kv.split('=').next().unwrap_or("").trim();
+            !kv.is_empty() && !PRODUCT_COOKIES.contains(&name)
+        })
+        .map(str::to_string)
+        .collect();
+    headers.remove(header::COOKIE);
+    if !kept.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+/// Sets `X-Forwarded-For` (client chain + the peer when the peer is a trusted proxy, else
+/// just the peer), `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Request-Id`.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer_trusted: bool,
+    peer: std::net::IpAddr,
+    proto: &'static str,
+    host: Option<HeaderValue>,
+    request_id: &str,
+) {
+    let peer = peer.to_canonical().to_string();
+    let xff = if peer_trusted {
+        let prior: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if prior.is_empty() {
+            peer
+        } else {
+            format!("{}, {peer}", prior.join(", "))
+        }
+    } else {
+        peer
+    };
+    headers.remove("x-forwarded-for");
+    headers.remove("x-forwarded-proto");
+    headers.remove("x-forwarded-host");
+    headers.remove("forwarded");
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    if let Some(h) = host {
+        headers.insert("x-forwarded-host", h);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-request-id", v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_variants_all_go() {
+        let id = HeaderName::from_static("x-forwarded-user");
+        let mut h = HeaderMap::new();
+        for n in ["x-forwarded-user", "X-FORWARDED-USER", "x_forwarded_user", "X_Forwarded-User"] {
+            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_static("admin"));
+        }
+        h.insert("x-forwarded-userx", HeaderValue::from_static("keep"));
+        strip_identity(&mut h, &id);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-forwarded-userx"));
+    }
+
+    #[test]
+    fn connection_cannot_remove_what_authgate_sets() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("close, X-Forwarded-For, x-foo"));
+        h.insert("x-foo", HeaderValue::from_static("1"));
+        h.insert("x-bar", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        set_forwarded(&mut h, false, "127.0.0.1".parse().unwrap(), "http", None, "rid");
+        assert!(!h.contains_key("x-foo"));
+        assert!(h.contains_key("x-bar"));
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    }
+
+    #[test]
+    fn one_framing_when_both_are_sent() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        strip_hop_by_hop(&mut h);
+        assert!(!h.contains_key(header::CONTENT_LENGTH));
+        assert!(!h.contains_key(header::TRANSFER_ENCODING));
+    }
+
+    #[test]
+    fn product_cookies_removed_others_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"));
+        h.append(header::COOKIE, HeaderValue::from_static("seraph.rememberme.cookie=b"));
+        strip_product_cookies(&mut h);
+        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
+        assert_eq!(h[header::COOKIE], "theme=dark");
+    }
+
+    #[test]
+    fn xff_from_untrusted_peer_is_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        set_forwarded(&mut h, false, "127.0.0.9".parse().unwrap(), "http", None, "r");
+        assert_eq!(h["x-forwarded-for"], "127.0.0.9");
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        set_forwarded(&mut h, true, "127.0.0.3".parse().unwrap(), "http", None, "r");
+        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 127.0.0.3");
+    }
+}

@@ -1,0 +1,48 @@
+//! authgate: an authentication gateway for the REST APIs of Jira and Confluence Data Center.
+//!
+//! Layout (one module per concern; the pipeline stages are named as in the config and the
+//! audit reasons):
+//!
+//! - `config`       — the TOML schema (`raw`), the pure check (`check`), runtime values.
+//! - `server`       — listeners, connection cap, HTTP/1 + HTTP/2, graceful shutdown.
+//! - `gateway`      — one client request: pipeline, then forward or reject, then log + audit.
+//! - `pipeline`     — the ordered stages: `path`, reserved, `ip_filter`, `scope`, `credential`,
+//!                    authn, `authz`, `rate_limit`, and the per-request `ctx`.
+//! - `authn`        — JWT providers and RFC 7662 introspection (stage 6).
+//! - `tokens`       — gateway-issued API tokens (`/_authgate/tokens`, stage 6 for `gw_`).
+//! - `groups`       — group membership by `groups.source`.
+//! - `passthrough`  — identity of PAT / Basic / cookie callers, learnt from the product.
+//! - `proxy`        — the upstream client and forwarding; `headers` — the header rewrite.
+//! - `reject`       — the only place that maps a rejection to status, body and headers.
+//! - `audit`        — audit events, the writer, the stores.
+//! - `admin`        — `/healthz`, `/readyz`, `/metrics`, `/admin/*`.
+//! - `metrics`, `logging`, `clock`, `state`, `body`, `rules`, `principal` — support.
+//! - `standin`      — Jira and IdP stand-ins for the demo and the tests.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod authn;
+pub mod body;
+pub mod cli;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod gateway;
+pub mod groups;
+pub mod headers;
+pub mod logging;
+pub mod metrics;
+pub mod passthrough;
+pub mod pipeline;
+pub mod principal;
+pub mod proxy;
+pub mod reject;
+pub mod rules;
+pub mod server;
+pub mod standin;
+pub mod state;
+pub mod tokens;

@@ -1,0 +1,114 @@
+//! Prometheus metrics, held in the app state (no global recorder).
+//!
+//! Owns: metric names and labels, and rendering `/metrics`. Stages report through the
+//! methods here so every name is written once.
+
+use std::time::Duration;
+
+use metrics::{Key, Label, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Buckets for latency histograms, in seconds (100 µs … 30 s).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+static META: Metadata<'static> = Metadata::new("authgate", metrics::Level::INFO, None);
+
+/// The metrics registry.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, String)]) -> Key {
+    Key::from_parts(
+        name,
+        labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, v.clone()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+impl Metrics {
+    /// A fresh registry.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)
+            .expect("buckets are non-empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        Metrics { recorder, handle }
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Adds `n` to a counter.
+    pub fn count(&self, name: &'static str, labels: &[(&'static str, String)], n: u64) {
+        self.recorder
+            .register_counter(&key(name, labels), &META)
+            .increment(n);
+    }
+
+    /// Sets a gauge.
+    pub fn gauge(&self, name: &'static str, labels: &[(&'static str, String)], v: f64) {
+        self.recorder.register_gauge(&key(name, labels), &META).set(v);
+    }
+
+    /// Records a duration in seconds.
+    pub fn observe(&self, name: &'static str, labels: &[(&'static str, String)], d: Duration) {
+        self.recorder
+            .register_histogram(&key(name, labels), &META)
+            .record(d.as_secs_f64());
+    }
+
+    /// One finished client request.
+    pub fn request(&self, outcome: &'static str, reason: &'static str, status: u16, latency: Duration) {
+        self.count(
+            "authgate_requests_total",
+            &[
+                ("outcome", outcome.to_string()),
+                ("reason", reason.to_string()),
+                ("status", status.to_string()),
+            ],
+            1,
+        );
+        self.observe(
+            "authgate_request_duration_seconds",
+            &[("outcome", outcome.to_string())],
+            latency,
+        );
+    }
+
+    /// Time to the upstream's response head.
+    pub fn upstream(&self, latency: Duration) {
+        self.observe("authgate_upstream_duration_seconds", &[], latency);
+    }
+
+    /// A cache lookup (`cache` = `jwt`, `introspection`, `groups`, `gateway_token`…).
+    pub fn cache(&self, cache: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.count(
+            "authgate_cache_lookups_total",
+            &[("cache", cache.to_string()), ("result", result.to_string())],
+            1,
+        );
+    }
+}

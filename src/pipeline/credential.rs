@@ -1,0 +1,210 @@
+//! Stage 5, `credential`: what the caller presented, and what the global switches make of it.
+//!
+//! Owns: classifying `Authorization` and the product's session cookies in the contract's
+//! order (Basic · `Bearer gw_…` · Bearer JWT · Bearer PAT · other Bearer · session cookie ·
+//! none) and applying `disable_basic`, `gateway_tokens`, `allow_pat`, `allow_native_oauth`,
+//! `allow_session_cookies`, `require_authentication` and `public_restricted`. It reads headers
+//! only; checking a token is the `authn` stage's job.
+
+use base64::Engine;
+use http::{header, HeaderMap};
+
+use crate::config::AuthSwitches;
+use crate::principal::CredentialKind;
+use crate::reject::{Reason, Rejection};
+
+/// Bearer tokens longer than this are refused without parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Cookies by which the product recognises a logged-in browser.
+pub const SESSION_COOKIES: &[&str] = &["JSESSIONID", "seraph.rememberme.cookie", "crowd.token_key"];
+
+/// Cookies removed before forwarding a caller authgate authenticated.
+pub const PRODUCT_COOKIES: &[&str] = &[
+    "JSESSIONID",
+    "seraph.rememberme.cookie",
+    "crowd.token_key",
+    "atlassian.xsrf.token",
+];
+
+/// What `Authorization` (or the cookie) holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// HTTP Basic; the username is decoded for per-user limits and identity lookups.
+    Basic {
+        /// Decoded username.
+        username: String,
+    },
+    /// An authgate token (`gw_…`).
+    GatewayToken(String),
+    /// Three base64url parts.
+    Jwt(String),
+    /// A product Personal Access Token.
+    Pat(String),
+    /// Any other bearer token.
+    Opaque(String),
+    /// The product's session cookie.
+    Session,
+    /// Nothing.
+    None,
+}
+
+impl Credential {
+    /// The audit `credential` value for this class before validation.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Credential::Basic { .. } => CredentialKind::Basic,
+            Credential::GatewayToken(_) => CredentialKind::GatewayToken,
+            Credential::Jwt(_) => CredentialKind::Jwt,
+            Credential::Pat(_) => CredentialKind::Pat,
+            Credential::Opaque(_) => CredentialKind::NativeOauth,
+            Credential::Session => CredentialKind::Session,
+            Credential::None => CredentialKind::Anonymous,
+        }
+    }
+}
+
+/// What step 5 decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialDecision {
+    /// authgate checks this bearer token (JWT, gateway token, or opaque via introspection).
+    Authenticate(Credential),
+    /// The product checks the caller's own credential; it goes through untouched.
+    PassThrough(Credential),
+    /// No credential, and anonymous access is allowed here.
+    Anonymous,
+}
+
+fn is_b64url(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `^[MNO][A-Za-z0-9+/]{43}$`
+pub fn is_pat(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() == 44
+        && matches!(b[0], b'M' | b'N' | b'O')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+}
+
+/// Three base64url parts (the signature may be empty: a stripped token is still a JWT and
+/// is refused by validation, not passed to the product).
+pub fn is_jwt(t: &str) -> bool {
+    let mut parts = t.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => is_b64url(h) && is_b64url(p) && (s.is_empty() || is_b64url(s)),
+        _ => false,
+    }
+}
+
+/// True when a `Cookie` header carries one of the product's session cookies.
+pub fn has_session_cookie(headers: &HeaderMap) -> bool {
+    headers.get_all(header::COOKIE).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(';').any(|kv| {
+                let name = kv.split('=').next().unwrap_or("").trim();
+                SESSION_COOKIES.contains(&name)
+            })
+        })
+    })
+}
+
+/// Reads `Authorization` and the cookies (the first half of step 5).
+pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(if has_session_cookie(headers) {
+            Credential::Session
+        } else {
+            Credential::None
+        });
+    };
+    if values.next().is_some() {
+        return Err(Rejection::new(Reason::MalformedRequest).detail("two Authorization headers"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| Rejection::new(Reason::MalformedToken).detail("Authorization is not ASCII"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| Rejection::new(Reason::MalformedToken).detail("Basic value is not base64 of UTF-8"))?;
+        let username = decoded
+            .split_once(':')
+            .map(|(u, _)| u.to_string())
+            .ok_or_else(|| Rejection::new(Reason::MalformedToken).detail("Basic value has no `:`"))?;
+        return Ok(Credential::Basic { username });
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Rejection::new(Reason::UnsupportedScheme)
+            .detail(format!("scheme `{}`", scheme.escape_default())));
+    }
+    if rest.is_empty() {
+        return Err(Rejection::new(Reason::MalformedToken).detail("empty Bearer"));
+    }
+    if rest.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::new(Reason::MalformedToken).detail(format!("token of {} bytes", rest.len())));
+    }
+    let token = rest.to_string();
+    Ok(if token.starts_with("gw_") {
+        Credential::GatewayToken(token)
+    } else if is_jwt(&token) {
+        Credential::Jwt(token)
+    } else if is_pat(&token) {
+        Credential::Pat(token)
+    } else {
+        Credential::Opaque(token)
+    })
+}
+
+/// Applies the global switches (the second half of step 5). `restricted` is true when the
+/// path matches `public_restricted`; `has_introspection` when an introspection provider exists.
+pub fn decide(
+    credential: Credential,
+    switches: &AuthSwitches,
+    restricted: bool,
+    has_introspection: bool,
+) -> Result<CredentialDecision, Rejection> {
+    match credential {
+        Credential::Basic { .. } if switches.disable_basic => {
+            Err(Rejection::new(Reason::BasicDisabled))
+        }
+        Credential::Basic { .. } => Ok(CredentialDecision::PassThrough(credential)),
+        Credential::GatewayToken(_) if !switches.gateway_tokens => {
+            Err(Rejection::new(Reason::UnknownToken).detail("gateway_tokens is off"))
+        }
+        Credential::GatewayToken(_) | Credential::Jwt(_) => {
+            Ok(CredentialDecision::Authenticate(credential))
+        }
+        Credential::Pat(_) if !switches.allow_pat => Err(Rejection::new(Reason::PatDisabled)),
+        Credential::Pat(_) => Ok(CredentialDecision::PassThrough(credential)),
+        Credential::Opaque(_) if has_introspection => Ok(CredentialDecision::Authenticate(credential)),
+        Credential::Opaque(_) if switches.allow_native_oauth => {
+            Ok(CredentialDecision::PassThrough(credential))
+        }
+        Credential::Opaque(_) => Err(Rejection::new(Reason::UnknownToken).detail("opaque bearer token")),
+        Credential::Session if switches.allow_session_cookies => {
+            Ok(CredentialDecision::PassThrough(credential))
+        }
+        // With session cookies off the cookies are stripped before forwarding and the caller
+        // is anonymous.
+        Credential::Session | Credential::None => {
+            if switches.require_authentication || restricted {
+                Err(Rejection::new(Reason::CredentialRequired))
+            } else {
+                Ok(CredentialDecision::Anonymous)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! Per-request state: one typed [`RequestCtx`] created when a request arrives and passed by
+//! `&mut` through every stage, then turned into the access log line and the audit event.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::ip_filter::ClientIp;
+use crate::principal::CredentialKind;
+use crate::reject::RateHeaders;
+
+/// Which stage decided (the `stage` in logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Stage {
+    Path,
+    Reserved,
+    IpFilter,
+    Scope,
+    Credential,
+    Authn,
+    Authz,
+    RateLimit,
+    Forward,
+}
+
+impl Stage {
+    /// Name in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Path => "path",
+            Stage::Reserved => "reserved",
+            Stage::IpFilter => "ip_filter",
+            Stage::Scope => "scope",
+            Stage::Credential => "credential",
+            Stage::Authn => "authn",
+            Stage::Authz => "authz",
+            Stage::RateLimit => "rate_limit",
+            Stage::Forward => "forward",
+        }
+    }
+}
+
+/// Everything known about one request, filled in as the stages run.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    /// The client's `X-Request-Id` when well-formed, else a new one.
+    pub request_id: String,
+    /// When the request arrived.
+    pub started: Instant,
+    /// TCP peer.
+    pub peer: SocketAddr,
+    /// Derived client (after trusted proxies).
+    pub client_ip: Option<ClientIp>,
+    /// Method as received.
+    pub method: http::Method,
+    /// Canonical path, or the raw path when it was rejected.
+    pub path: String,
+    /// Raw query string (redacted only when recorded).
+    pub query: Option<String>,
+    /// True when the path is an API path.
+    pub is_api: bool,
+    /// What the caller presented.
+    pub credential: CredentialKind,
+    /// Provider that validated the token.
+    pub provider: Option<String>,
+    /// Username, once known.
+    pub username: Option<String>,
+    /// Short token hash or gateway token id.
+    pub token_id: Option<String>,
+    /// The stage that decided last.
+    pub stage: Stage,
+    /// The rule that matched (`bypass: GET /status`), for the log and audit.
+    pub rule: Option<String>,
+    /// Rate-limit state, put on the response.
+    pub rate: Option<RateHeaders>,
+    /// Detail of a rejection (never a secret).
+    pub detail: Option<String>,
+    /// Status the upstream answered.
+    pub upstream_status: Option<u16>,
+    /// Time spent waiting for the upstream head, microseconds.
+    pub upstream_latency_us: Option<u64>,
+}
+
+impl RequestCtx {
+    /// A fresh context.
+    pub fn new(request_id: String, peer: SocketAddr, method: http::Method, path: String) -> Self {
+        RequestCtx {
+            request_id,
+            started: Instant::now(),
+            peer,
+            client_ip: None,
+            method,
+            path,
+            query: None,
+            is_api: false,
+            credential: CredentialKind::None,
+            provider: None,
+            username: None,
+            token_id: None,
+            stage: Stage::Path,
+            rule: None,
+            rate: None,
+            detail: None,
+            upstream_status: None,
+            upstream_latency_us: None,
+        }
+    }
+}
+
+/// The client's request id if it is 1–128 characters of `A-Za-z0-9._-`, else a new one.
+pub fn request_id(headers: &http::HeaderMap) -> String {
+    if let Some(v) = headers.get("x-request-id") {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        {
+            // Checked ASCII above.
+            return String::from_utf8_lossy(b).into_owned();
+        }
+    }
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}

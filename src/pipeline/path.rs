@@ -1,0 +1,186 @@
+//! Stage 1, `path`: the method check and the one canonical form of the request path.
+//!
+//! Owns: refusing every path shape that Tomcat (which Jira and Confluence embed) could read
+//! differently from us — `;`, encoded `/` `\` NUL `%`, dot segments, `//`, `${`, WEB-INF —
+//! and producing the canonical string that rules are matched on AND that is forwarded, so
+//! what was authorized is exactly what the product dispatches (research/atlassian.md §5).
+//! Unreserved escapes are decoded; every other escape is kept, with upper-case hex.
+
+use http::{Method, Uri, Version};
+
+use crate::reject::{Reason, Rejection};
+
+/// Longest request target accepted (path and query); longer -> 414.
+pub const MAX_TARGET_BYTES: usize = 8 * 1024;
+
+/// The canonical path, and where the API-relative part starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanonicalPath {
+    /// What is forwarded (context path included).
+    pub full: String,
+    /// Byte offset in `full` after the context path; `None` when the path is outside it.
+    rel_start: Option<usize>,
+}
+
+impl CanonicalPath {
+    /// The path rules are matched on: `full` without the context path, or `None` when the
+    /// request is outside the context path (a non-API path).
+    pub fn relative(&self) -> Option<&str> {
+        self.rel_start.map(|i| {
+            let r = &self.full[i..];
+            if r.is_empty() {
+                "/"
+            } else {
+                r
+            }
+        })
+    }
+}
+
+/// Methods no one may use through authgate.
+pub fn check_method(method: &Method) -> Result<(), Rejection> {
+    match method.as_str() {
+        "TRACE" | "TRACK" | "CONNECT" => Err(Rejection::new(Reason::MethodNotAllowed)
+            .detail(format!("method {method} is never allowed"))),
+        _ => Ok(()),
+    }
+}
+
+fn bad(detail: &str) -> Rejection {
+    Rejection::new(Reason::BadPath).detail(detail.to_string())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Canonicalizes the request target of `uri` (see the module doc), with `context_path`
+/// (`""` or `"/jira"`) removed once for [`CanonicalPath::relative`].
+pub fn canonicalize(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    context_path: &str,
+) -> Result<CanonicalPath, Rejection> {
+    // HTTP/2 always carries scheme and authority; in HTTP/1 they mean absolute-form.
+    if version < Version::HTTP_2 && (uri.scheme().is_some() || uri.authority().is_some()) {
+        return Err(bad("absolute-form request target"));
+    }
+    let raw = uri.path();
+    if raw == "*" {
+        return Err(bad(if method == Method::OPTIONS {
+            "OPTIONS *"
+        } else {
+            "asterisk-form target"
+        }));
+    }
+    let target_len = raw.len() + uri.query().map_or(0, |q| q.len() + 1);
+    if target_len > MAX_TARGET_BYTES {
+        return Err(Rejection::new(Reason::TargetTooLong)
+            .detail(format!("target of {target_len} bytes")));
+    }
+    let bytes = raw.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err(bad("path does not start with /"));
+    }
+    // `out` is the canonical (still percent-encoded) form; `decoded` is the fully decoded
+    // form of the current segment, used for the checks that must see through escapes.
+    let mut out = String::with_capacity(raw.len());
+    let mut decoded: Vec<u8> = Vec::with_capacity(64);
+    let mut all_decoded: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i <= bytes.len() {
+        let b = bytes.get(i).copied();
+        if b.is_none() || b == Some(b'/') {
+            // End of a segment (the first `/` opens the first one).
+            if i > 0 {
+                check_segment(&decoded)?;
+            }
+            decoded.clear();
+            if let Some(b) = b {
+                if bytes.get(i + 1) == Some(&b'/') {
+                    return Err(bad("empty segment (//)"));
+                }
+                out.push(b as char);
+                all_decoded.push(b);
+            }
+            i += 1;
+            continue;
+        }
+        let b = b.expect("checked above");
+        let (byte, encoded) = if b == b'%' {
+            let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) else {
+                return Err(bad("invalid percent-escape"));
+            };
+            i += 3;
+            (h << 4 | l, true)
+        } else {
+            i += 1;
+            (b, false)
+        };
+        match byte {
+            b';' => return Err(bad("`;` in path")),
+            b'\\' => return Err(bad("backslash in path")),
+            0..=0x1f | 0x7f => return Err(bad("control byte in path")),
+            b'/' if encoded => return Err(bad("encoded `/` in path")),
+            b'%' if encoded => return Err(bad("encoded `%` in path")),
+            _ => {}
+        }
+        if encoded && !is_unreserved(byte) {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(byte >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(byte & 15) as usize]));
+        } else if byte.is_ascii() {
+            out.push(byte as char);
+        } else {
+            // A raw non-ASCII byte cannot come through `http::Uri`; encode it to be sure.
+            out.push_str(&format!("%{byte:02X}"));
+        }
+        decoded.push(byte);
+        all_decoded.push(byte);
+    }
+    if std::str::from_utf8(&all_decoded).is_err() {
+        return Err(bad("path is not valid UTF-8"));
+    }
+    if all_decoded.windows(2).any(|w| w == b"${") {
+        return Err(bad("`${` in path"));
+    }
+    let rel_start = if context_path.is_empty() {
+        Some(0)
+    } else if out == context_path {
+        Some(out.len())
+    } else if out.starts_with(context_path) && out.as_bytes()[context_path.len()] == b'/' {
+        Some(context_path.len())
+    } else {
+        None
+    };
+    Ok(CanonicalPath {
+        full: out,
+        rel_start,
+    })
+}
+
+fn check_segment(seg: &[u8]) -> Result<(), Rejection> {
+    if seg == b"." || seg == b".." {
+        return Err(bad("dot segment in path"));
+    }
+    if seg.eq_ignore_ascii_case(b"WEB-INF") || seg.eq_ignore_ascii_case(b"META-INF") {
+        return Err(bad("WEB-INF/META-INF segment"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+//! Shared state: the reloadable [`Runtime`] behind an `ArcSwap`, and what outlives reloads.
+//!
+//! Owns: building a `Runtime` from a checked `Config` (the only place stages are wired to
+//! their settings) and [`AppState`], created once in `main` and passed to the server. No
+//! globals: tests build as many gateways side by side as they like.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::audit::AuditSink;
+use crate::authn::Authenticators;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::groups::Groups;
+use crate::passthrough::Passthrough;
+use crate::pipeline::authz::Authz;
+use crate::pipeline::rate_limit::RateLimiter;
+use crate::proxy::Upstream;
+use crate::tokens::GatewayTokens;
+
+/// Everything built from one config; swapped whole on reload.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The checked config.
+    pub config: Arc<Config>,
+    /// JWT and introspection providers.
+    pub authn: Authenticators,
+    /// Gateway tokens.
+    pub tokens: GatewayTokens,
+    /// Group resolution.
+    pub groups: Groups,
+    /// Identity of pass-through callers.
+    pub passthrough: Passthrough,
+    /// Group rules.
+    pub authz: Authz,
+    /// Rate limiter (carried over across reloads when its settings are unchanged).
+    pub limiter: Arc<RateLimiter>,
+    /// The upstream client.
+    pub upstream: Upstream,
+}
+
+/// Why a runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A provider could not be set up.
+    #[error("providers: {0}")]
+    Authn(#[from] crate::authn::BuildError),
+    /// The upstream client could not be set up.
+    #[error("upstream: {0}")]
+    Upstream(String),
+}
+
+/// What outlives reloads.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// Client for IdP and product lookups (no redirects).
+    pub http: reqwest::Client,
+    /// Audit sink.
+    pub audit: AuditSink,
+    /// Wall clock.
+    pub clock: SharedClock,
+    /// Metrics registry.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl Shared {
+    /// The default shared parts: system clock, a no-redirect HTTP client.
+    pub fn new(audit: AuditSink, clock: SharedClock) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a TLS backend is compiled in");
+        Shared {
+            http,
+            audit,
+            clock,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+        }
+    }
+}
+
+impl Runtime {
+    /// Builds every stage from `config`. `previous` lends state that should survive a reload.
+    pub async fn build(
+        config: Arc<Config>,
+        shared: &Shared,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime, BuildError> {
+        let authn = Authenticators::build(&config, &shared.http).await?;
+        let limiter = match previous {
+            Some(p) => Arc::clone(&p.limiter),
+            None => Arc::new(RateLimiter::new(&config.rate_limit)),
+        };
+        let upstream = Upstream::new(&config.upstream).map_err(BuildError::Upstream)?;
+        Ok(Runtime {
+            authn,
+            tokens: GatewayTokens,
+            groups: Groups::new(&config.groups),
+            passthrough: Passthrough,
+            authz: Authz::new(&config.access),
+            limiter,
+            upstream,
+            config,
+        })
+    }
+}
+
+/// The server's state: the current runtime and the shared parts.
+#[derive(Debug)]
+pub struct AppState {
+    /// Swapped atomically on reload; requests load it once.
+    pub runtime: ArcSwap<Runtime>,
+    /// Shared parts.
+    pub shared: Shared,
+}
+
+impl AppState {
+    /// Wraps a first runtime.
+    pub fn new(runtime: Runtime, shared: Shared) -> Arc<Self> {
+        Arc::new(AppState {
+            runtime: ArcSwap::from_pointee(runtime),
+            shared,
+        })
+    }
+}

@@ -1,0 +1,5 @@
+//! The integration tests: one binary, real servers on loopback port 0.
+//!
+//! - `support` — fixtures: a real Postgres, gateway start-up helpers.
+
+mod support;
