@@ -73,8 +73,15 @@ impl Gateway {
             None => None,
         };
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let db = crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
+            .map_err(|e| StartError::Build(e.to_string()))?;
+        if config.audit.migrate {
+            db.migrate()
+                .await
+                .map_err(|e| StartError::Build(format!("audit.database_url: {e}")))?;
+        }
         let audit = AuditSink::default();
-        let shared = Shared::new(audit, clock);
+        let shared = Shared::new(audit, clock, db);
         let runtime = Runtime::build(Arc::new(config), &shared, None)
             .await
             .map_err(|e| StartError::Build(e.to_string()))?;

@@ -62,11 +62,13 @@ pub struct Shared {
     pub clock: SharedClock,
     /// Metrics registry.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The database (`audit.database_url`), used by the audit store and gateway tokens.
+    pub db: crate::db::Db,
 }
 
 impl Shared {
     /// The default shared parts: system clock, a no-redirect HTTP client.
-    pub fn new(audit: AuditSink, clock: SharedClock) -> Self {
+    pub fn new(audit: AuditSink, clock: SharedClock, db: crate::db::Db) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -76,6 +78,7 @@ impl Shared {
             audit,
             clock,
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            db,
         }
     }
 }
