@@ -32,6 +32,17 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// Start a Jira stand-in and authgate in front of it, with nothing else set up.
     Demo,
+    /// Query the audit store, newest first.
+    Audit {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Filters and output.
+        #[command(flatten)]
+        args: crate::cmd::AuditArgs,
+    },
+    /// Apply the database migrations.
+    Migrate(ConfigArg),
 }
 
 /// Entry point used by `main.rs`.
@@ -41,6 +52,10 @@ pub fn main() -> ExitCode {
         Command::Run(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::run(&c.config))),
         Command::CheckConfig(c) => crate::cmd::check_config(&c.config),
         Command::Demo => runtime().and_then(|rt| rt.block_on(crate::cmd::demo())),
+        Command::Audit { config, args } => {
+            runtime().and_then(|rt| rt.block_on(crate::cmd::audit(&config.config, &args)))
+        }
+        Command::Migrate(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::migrate(&c.config))),
     };
     match result {
         Ok(code) => code,

@@ -1,10 +1,14 @@
 //! Command bodies (`run`, `check-config`, `demo`, …). Each returns an exit code or an error
 //! that `cli` prints as one sentence.
 
+mod audit;
 mod check_config;
 mod demo;
+mod migrate;
 mod run;
 
+pub use audit::{audit, AuditArgs};
 pub use check_config::check_config;
 pub use demo::demo;
+pub use migrate::migrate;
 pub use run::run;
