@@ -49,6 +49,7 @@ url = "http://{upstream}"
 
 [access]
 bypass = ["GET /rest/api/2/serverInfo"]
+deny = ["/rest/api/2/issue/**"]
 
 [audit]
 enabled = {enabled}
@@ -114,13 +115,13 @@ async fn requests_are_audited_queryable_and_logged_with_the_same_request_id() {
     let gw = start(config(upstream().await, &url, dir.path(), true)).await;
     let (s1, allowed) = get(&gw, "/rest/api/2/serverInfo").await;
     let (s2, denied) = get(&gw, "/rest/api/2/issue/ABC-1?jql=project%3DX&token=s3cret&os_password=pw").await;
-    assert_eq!((s1, s2), (200, 401));
+    assert_eq!((s1, s2), (200, 403));
     let events = wait_events(&gw, 2).await;
     assert_eq!(events.len(), 2, "{events:?}");
     let (deny, allow) = (&events[0], &events[1]);
     assert_eq!(deny["request_id"], denied.as_str());
     assert_eq!(deny["decision"], "deny");
-    assert_eq!(deny["status"], 401);
+    assert_eq!(deny["status"], 403);
     assert_eq!(deny["path"], "/rest/api/2/issue/ABC-1");
     assert_eq!(deny["query"], "jql=project%3DX&token=***&os_password=***");
     assert_eq!(allow["request_id"], allowed.as_str());
@@ -180,7 +181,7 @@ async fn database_down_at_start_spools_and_a_restarted_gateway_replays() {
     let mut sent = Vec::new();
     for i in 0..5 {
         let (status, rid) = get(&gw, &format!("/rest/api/2/issue/ABC-{i}")).await;
-        assert_eq!(status, 401, "requests are served while the database is down");
+        assert_eq!(status, 403, "requests are served while the database is down");
         sent.push(rid);
     }
     let audit = gw.state.shared.audit.clone();
@@ -203,8 +204,8 @@ async fn audit_disabled_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("audit.db").display());
     let gw = start(config(upstream().await, &url, dir.path(), false)).await;
-    let (status, _) = get(&gw, "/rest/api/2/myself").await;
-    assert_eq!(status, 401);
+    let (status, _) = get(&gw, "/rest/api/2/issue/ABC-1").await;
+    assert_eq!(status, 403);
     assert_eq!(gw.state.shared.audit.describe(), "disabled");
     let (_, b) = admin(&gw, "/admin/audit").await;
     assert_eq!(b["events"], serde_json::json!([]));
