@@ -49,7 +49,10 @@ async fn writer_run(pg: &Postgres, queue: usize) -> (f64, u64) {
     let mut rows = 0;
     for _ in 0..600 {
         sink.flush().await;
-        rows = authgate::audit::Store::new(&db).count().await.expect("count");
+        rows = authgate::audit::Store::new(&db)
+            .count()
+            .await
+            .expect("count");
         if rows >= EVENTS as u64 {
             break;
         }
@@ -65,10 +68,14 @@ async fn upstream() -> SocketAddr {
     let addr = l.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else { continue };
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"{}"))))
+                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(b"{}"),
+                    )))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
@@ -83,18 +90,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn measure(client: &reqwest::Client, gw: &Gateway, n: usize) -> (Duration, Duration, Duration) {
+async fn measure(
+    client: &reqwest::Client,
+    gw: &Gateway,
+    n: usize,
+) -> (Duration, Duration, Duration) {
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
         // Alternate an allowed (forwarded) and a denied request: both are audited.
-        let path = if i % 2 == 0 { "/rest/api/2/serverInfo" } else { "/rest/api/2/issue/ABC-1" };
+        let path = if i % 2 == 0 {
+            "/rest/api/2/serverInfo"
+        } else {
+            "/rest/api/2/issue/ABC-1"
+        };
         let t = Instant::now();
-        let r = client.get(format!("http://{}{path}", gw.addr)).send().await.expect("request");
+        let r = client
+            .get(format!("http://{}{path}", gw.addr))
+            .send()
+            .await
+            .expect("request");
         let _ = r.bytes().await;
         lat.push(t.elapsed());
     }
     lat.sort();
-    (percentile(&lat, 0.5), percentile(&lat, 0.99), *lat.last().unwrap_or(&Duration::ZERO))
+    (
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        *lat.last().unwrap_or(&Duration::ZERO),
+    )
 }
 
 async fn latency(pg: &Postgres) {
@@ -122,10 +145,22 @@ async fn latency(pg: &Postgres) {
     pg.restart().expect("restart");
     let back = measure(&client, &gw, n).await;
     let stats = gw.state.shared.audit.stats();
-    for (name, (p50, p99, max)) in [("database up", up), ("database stopped", down), ("database back", back)] {
-        println!("latency  {name:<17} p50 {:>7.0} µs  p99 {:>7.0} µs  max {:>7.0} µs  ({n} requests)", us(p50), us(p99), us(max));
+    for (name, (p50, p99, max)) in [
+        ("database up", up),
+        ("database stopped", down),
+        ("database back", back),
+    ] {
+        println!(
+            "latency  {name:<17} p50 {:>7.0} µs  p99 {:>7.0} µs  max {:>7.0} µs  ({n} requests)",
+            us(p50),
+            us(p99),
+            us(max)
+        );
     }
-    println!("latency  audit: {} written, {} spooled, {} replayed, {} dropped", stats.written, stats.spooled, stats.replayed, stats.dropped);
+    println!(
+        "latency  audit: {} written, {} spooled, {} replayed, {} dropped",
+        stats.written, stats.spooled, stats.replayed, stats.dropped
+    );
     gw.shutdown().await;
 }
 

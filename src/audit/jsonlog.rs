@@ -41,15 +41,24 @@ impl JsonLog {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|source| AuditError::Log { path: path.display().to_string(), source })?,
+                    .map_err(|source| AuditError::Log {
+                        path: path.display().to_string(),
+                        source,
+                    })?,
             ),
         };
-        Ok(Some(JsonLog { out: Mutex::new(out) }))
+        Ok(Some(JsonLog {
+            out: Mutex::new(out),
+        }))
     }
 
     /// The line for `event` (with its newline).
     pub fn line(event: &AuditEvent) -> Vec<u8> {
-        let mut v = serde_json::to_vec(&Line { log: "audit", event }).unwrap_or_default();
+        let mut v = serde_json::to_vec(&Line {
+            log: "audit",
+            event,
+        })
+        .unwrap_or_default();
         v.push(b'\n');
         v
     }
@@ -83,7 +92,21 @@ mod tests {
         assert_eq!(v["username"], "bob\\x0ainjected");
         assert_eq!(v["path"], "/rest/a\\x1b[2J");
         assert_eq!(v["ts"], "2026-01-01T00:00:00Z");
-        for k in ["client_ip", "method", "query", "credential", "provider", "token_id", "decision", "reason", "status", "upstream_status", "latency_us", "upstream_latency_us", "bytes_sent"] {
+        for k in [
+            "client_ip",
+            "method",
+            "query",
+            "credential",
+            "provider",
+            "token_id",
+            "decision",
+            "reason",
+            "status",
+            "upstream_status",
+            "latency_us",
+            "upstream_latency_us",
+            "bytes_sent",
+        ] {
             assert!(v.get(k).is_some(), "{k} missing");
         }
     }
@@ -92,7 +115,9 @@ mod tests {
     fn file_destination_appends_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let log = JsonLog::open(&AuditLog::File(path.clone())).unwrap().unwrap();
+        let log = JsonLog::open(&AuditLog::File(path.clone()))
+            .unwrap()
+            .unwrap();
         log.write(&sample_event(1, "a", 200));
         log.write(&sample_event(2, "b", 401));
         let text = std::fs::read_to_string(path).unwrap();

@@ -5,9 +5,9 @@
 //!
 //! - `writer`    — bounded queue, batch writer task, replay of the spool.
 //! - `spool`     — append-only segment files used while the database is unreachable or the
-//!                 queue is full; survives restarts.
+//!   queue is full; survives restarts.
 //! - `store`     — insert, query (filters, newest first, cursor) and retention deletes, with
-//!                 `store_pg` / `store_sqlite` for the two databases.
+//!   `store_pg` / `store_sqlite` for the two databases.
 //! - `retention` — the cleanup scheduler (one replica at a time on Postgres).
 //! - `jsonlog`   — the optional one-JSON-line-per-event output (`audit.log`).
 //!
@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};
 pub use retention::{Policy, Report};
+pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};
 pub use writer::WriterOptions;
 
 /// One audit row (field names as in CONTRACT §7).
@@ -72,11 +72,16 @@ pub struct AuditEvent {
 /// Longest text kept in one field; longer text is cut at a character boundary and marked.
 pub const MAX_FIELD_BYTES: usize = 4096;
 
+/// Kept as-is: anything but control characters and bidi overrides.
+fn is_clean(c: char) -> bool {
+    !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+}
+
 /// `s` with NUL, control characters and bidi overrides escaped (`\x00`, `\x1b`, `\u{202e}`)
 /// and cut to [`MAX_FIELD_BYTES`] with a `…[+N bytes]` marker, so no field can break an
 /// insert (Postgres refuses NUL in `text`) or forge a log line. Other text is kept as-is.
 pub fn sanitize(s: &str) -> String {
-    let clean = |c: char| !(c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'));
+    let clean = is_clean;
     let mut out = if s.chars().all(clean) {
         s.to_string()
     } else {
@@ -107,9 +112,15 @@ pub fn sanitize(s: &str) -> String {
 impl AuditEvent {
     /// Applies [`sanitize`] to every text field.
     pub fn sanitized(mut self) -> AuditEvent {
+        // Most fields are clean and short: leave those untouched (no copy on the request path).
+        fn fix(s: &mut String) {
+            if s.len() > MAX_FIELD_BYTES || !s.chars().all(is_clean) {
+                *s = sanitize(s);
+            }
+        }
         fn opt(v: &mut Option<String>) {
             if let Some(s) = v {
-                *s = sanitize(s);
+                fix(s);
             }
         }
         for s in [
@@ -121,7 +132,7 @@ impl AuditEvent {
             &mut self.decision,
             &mut self.reason,
         ] {
-            *s = sanitize(s);
+            fix(s);
         }
         opt(&mut self.query);
         opt(&mut self.provider);
@@ -293,7 +304,10 @@ mod tests {
         assert_eq!(sanitize("bob\u{0}"), "bob\\x00");
         assert_eq!(sanitize("a\r\nb\x1b[2J"), "a\\x0d\\x0ab\\x1b[2J");
         assert_eq!(sanitize("x\u{202e}y\u{85}"), "x\\u{202e}y\\u{85}");
-        assert_eq!(sanitize("'); DROP TABLE audit;--"), "'); DROP TABLE audit;--");
+        assert_eq!(
+            sanitize("'); DROP TABLE audit;--"),
+            "'); DROP TABLE audit;--"
+        );
         assert_eq!(sanitize("ünï cødé"), "ünï cødé");
     }
 

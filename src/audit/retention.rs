@@ -45,11 +45,20 @@ pub struct Report {
 }
 
 /// One retention run at time `now`.
-pub async fn run_once(store: &Store, policy: Policy, now: DateTime<Utc>) -> Result<Report, sqlx::Error> {
+pub async fn run_once(
+    store: &Store,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Result<Report, sqlx::Error> {
     let lock = match store {
         Store::Pg(pool) => match store_pg::try_lock(pool).await? {
             Some(conn) => Some(conn),
-            None => return Ok(Report { skipped: true, ..Report::default() }),
+            None => {
+                return Ok(Report {
+                    skipped: true,
+                    ..Report::default()
+                })
+            }
         },
         Store::Sqlite(_) => None,
     };
@@ -61,7 +70,11 @@ pub async fn run_once(store: &Store, policy: Policy, now: DateTime<Utc>) -> Resu
     result
 }
 
-async fn delete_both(store: &Store, policy: Policy, now: DateTime<Utc>) -> Result<Report, sqlx::Error> {
+async fn delete_both(
+    store: &Store,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Result<Report, sqlx::Error> {
     let batch = policy.batch.max(1);
     let mut report = Report::default();
     let cutoff = now - chrono::Duration::days(i64::from(policy.days));
@@ -99,14 +112,26 @@ pub(crate) fn spawn(
         loop {
             let now = DateTime::<Utc>::from(clock.now());
             match run_once(&store, policy, now).await {
-                Ok(r) if r.skipped => tracing::debug!("audit retention: another replica is running it"),
+                Ok(r) if r.skipped => {
+                    tracing::debug!("audit retention: another replica is running it")
+                }
                 Ok(r) => {
-                    metrics.count("authgate_audit_rows_retention_deleted_total", &[], r.by_age + r.by_count);
+                    metrics.count(
+                        "authgate_audit_rows_retention_deleted_total",
+                        &[],
+                        r.by_age + r.by_count,
+                    );
                     if r.by_age + r.by_count > 0 {
-                        tracing::info!(by_age = r.by_age, by_count = r.by_count, "audit retention deleted rows");
+                        tracing::info!(
+                            by_age = r.by_age,
+                            by_count = r.by_count,
+                            "audit retention deleted rows"
+                        );
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "audit retention failed; retrying at the next interval"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit retention failed; retrying at the next interval")
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -98,7 +98,10 @@ impl Spool {
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
-            if let Some(seq) = name.strip_suffix(".seg").and_then(|s| s.parse::<u64>().ok()) {
+            if let Some(seq) = name
+                .strip_suffix(".seg")
+                .and_then(|s| s.parse::<u64>().ok())
+            {
                 seqs.push(seq);
             }
         }
@@ -218,7 +221,12 @@ impl Spool {
             let start = read_pos(&self.dir, seq);
             let mut reader = BufReader::new(File::open(seg_path(&self.dir, seq))?);
             reader.seek(SeekFrom::Start(start))?;
-            let mut chunk = Chunk { seq, end: start, recs: Vec::new(), bad: 0 };
+            let mut chunk = Chunk {
+                seq,
+                end: start,
+                recs: Vec::new(),
+                bad: 0,
+            };
             let mut line = String::new();
             while chunk.recs.len() < max {
                 line.clear();
@@ -246,7 +254,9 @@ impl Spool {
         // Not fsynced: losing it only repeats lines, which the idempotent insert absorbs.
         std::fs::write(pos_path(&self.dir, chunk.seq), chunk.end.to_string())?;
         let mut inner = self.lock();
-        inner.pending = inner.pending.saturating_sub(chunk.recs.len() as u64 + chunk.bad);
+        inner.pending = inner
+            .pending
+            .saturating_sub(chunk.recs.len() as u64 + chunk.bad);
         Ok(())
     }
 
@@ -276,7 +286,9 @@ mod tests {
         let mut ids = Vec::new();
         let mut bad = 0;
         for _ in 0..1000 {
-            let Some(c) = spool.next_chunk(3).unwrap() else { break };
+            let Some(c) = spool.next_chunk(3).unwrap() else {
+                break;
+            };
             ids.extend(c.recs.iter().map(|r| r.id.clone()));
             bad += c.bad;
             spool.commit(&c).unwrap();
@@ -288,9 +300,14 @@ mod tests {
     fn replays_in_order_across_segments_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let spool = Spool::open(dir.path()).unwrap();
-        spool.append(&(0..5).map(rec).collect::<Vec<_>>(), true).unwrap();
+        spool
+            .append(&(0..5).map(rec).collect::<Vec<_>>(), true)
+            .unwrap();
         let c = spool.next_chunk(2).unwrap().unwrap();
-        assert_eq!(c.recs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["id0", "id1"]);
+        assert_eq!(
+            c.recs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["id0", "id1"]
+        );
         spool.commit(&c).unwrap();
         // Appends after a read go to a new segment; a restart sees both.
         spool.append(&[rec(5)], false).unwrap();
@@ -302,7 +319,11 @@ mod tests {
         assert_eq!(ids, ["id2", "id3", "id4", "id5"]);
         assert_eq!(bad, 0);
         assert!(!spool.has_data());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "replayed segments are deleted");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "replayed segments are deleted"
+        );
     }
 
     #[test]
@@ -311,7 +332,12 @@ mod tests {
         let spool = Spool::open(dir.path()).unwrap();
         spool.append(&[rec(1), rec(2)], true).unwrap();
         drop(spool);
-        let seg = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let seg = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
         f.write_all(b"0badc0de {\"id\":\"torn").unwrap();
         let spool = Spool::open(dir.path()).unwrap();

@@ -71,7 +71,10 @@ pub struct FilterError {
 }
 
 fn bad(name: &'static str, message: impl Into<String>) -> FilterError {
-    FilterError { name, message: message.into() }
+    FilterError {
+        name,
+        message: message.into(),
+    }
 }
 
 impl Cursor {
@@ -79,7 +82,10 @@ impl Cursor {
     pub fn parse(s: &str) -> Option<Cursor> {
         let (us, id) = s.split_once('.')?;
         let ts = DateTime::<Utc>::from_timestamp_micros(us.parse().ok()?)?;
-        Some(Cursor { ts, id: id.parse().ok()? })
+        Some(Cursor {
+            ts,
+            id: id.parse().ok()?,
+        })
     }
 }
 
@@ -90,14 +96,23 @@ impl std::fmt::Display for Cursor {
 }
 
 /// A time bound: a duration back from `now` (`1h`, `30m`, `7d`) or an RFC 3339 time.
-pub fn parse_time(name: &'static str, v: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, FilterError> {
+pub fn parse_time(
+    name: &'static str,
+    v: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, FilterError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(t.with_timezone(&Utc));
     }
-    let d = humantime::parse_duration(v)
-        .map_err(|_| bad(name, format!("{v:?} is neither a duration like 1h nor an RFC 3339 time")))?;
+    let d = humantime::parse_duration(v).map_err(|_| {
+        bad(
+            name,
+            format!("{v:?} is neither a duration like 1h nor an RFC 3339 time"),
+        )
+    })?;
     let d = chrono::Duration::from_std(d).map_err(|_| bad(name, "duration too large"))?;
-    now.checked_sub_signed(d).ok_or_else(|| bad(name, "duration too large"))
+    now.checked_sub_signed(d)
+        .ok_or_else(|| bad(name, "duration too large"))
 }
 
 impl Filter {
@@ -107,19 +122,28 @@ impl Filter {
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
         now: DateTime<Utc>,
     ) -> Result<Filter, FilterError> {
-        let mut f = Filter { limit: DEFAULT_LIMIT, ..Filter::default() };
+        let mut f = Filter {
+            limit: DEFAULT_LIMIT,
+            ..Filter::default()
+        };
         for (k, v) in pairs {
             match k {
                 "since" => f.since = Some(parse_time("since", v, now)?),
                 "until" => f.until = Some(parse_time("until", v, now)?),
                 "user" => f.user = Some(v.to_string()),
                 "status" => {
-                    f.status = Some(v.parse().map_err(|_| bad("status", format!("{v:?} is not an HTTP status")))?)
+                    f.status = Some(
+                        v.parse()
+                            .map_err(|_| bad("status", format!("{v:?} is not an HTTP status")))?,
+                    )
                 }
                 "decision" => f.decision = Some(parse_decision(v)?),
                 "limit" => f.limit = parse_limit(v)?,
                 "cursor" | "next" => {
-                    f.cursor = Some(Cursor::parse(v).ok_or_else(|| bad("cursor", "not a cursor from a previous page"))?)
+                    f.cursor = Some(
+                        Cursor::parse(v)
+                            .ok_or_else(|| bad("cursor", "not a cursor from a previous page"))?,
+                    )
                 }
                 _ => return Err(bad("query", format!("unknown parameter {k:?}"))),
             }
@@ -149,7 +173,13 @@ pub fn parse_limit(v: &str) -> Result<u32, FilterError> {
 pub fn is_unreachable(e: &sqlx::Error) -> bool {
     use sqlx::Error as E;
     match e {
-        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::BeginFailed => true,
+        E::Io(_)
+        | E::Tls(_)
+        | E::Protocol(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::BeginFailed => true,
         E::Database(d) => {
             let code = d.code().unwrap_or_default();
             // Postgres: 08 connection exception, 57P admin/crash shutdown or cannot connect
@@ -193,7 +223,8 @@ impl Store {
         };
         let next = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
-            rows.last().map(|(id, e)| Cursor { ts: e.ts, id: *id }.to_string())
+            rows.last()
+                .map(|(id, e)| Cursor { ts: e.ts, id: *id }.to_string())
         } else {
             None
         };
@@ -212,7 +243,11 @@ impl Store {
     }
 
     /// Deletes at most `batch` rows older than `cutoff` (oldest first); returns how many.
-    pub async fn delete_older(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, sqlx::Error> {
+    pub async fn delete_older(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<u64, sqlx::Error> {
         match self {
             Store::Pg(p) => store_pg::delete_older(p, cutoff, batch).await,
             Store::Sqlite(p) => store_sqlite::delete_older(p, cutoff, batch).await,
@@ -251,7 +286,12 @@ pub fn sample_event(secs: i64, user: &str, status: u16) -> AuditEvent {
         username: Some(user.into()),
         token_id: None,
         decision: if status < 400 { "allow" } else { "deny" }.into(),
-        reason: if status < 400 { "authenticated" } else { "group_missing" }.into(),
+        reason: if status < 400 {
+            "authenticated"
+        } else {
+            "group_missing"
+        }
+        .into(),
         status,
         upstream_status: (status < 400).then_some(status),
         latency_us: 1234,
@@ -265,19 +305,31 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn filters_parse_from_the_same_names_as_the_command() {
         let f = Filter::from_pairs(
-            [("since", "1h"), ("until", "2026-03-01T11:30:00Z"), ("user", "bob"), ("status", "403"), ("decision", "deny"), ("limit", "5")],
+            [
+                ("since", "1h"),
+                ("until", "2026-03-01T11:30:00Z"),
+                ("user", "bob"),
+                ("status", "403"),
+                ("decision", "deny"),
+                ("limit", "5"),
+            ],
             now(),
         )
         .unwrap();
         assert_eq!(f.since.unwrap().to_rfc3339(), "2026-03-01T11:00:00+00:00");
         assert_eq!(f.until.unwrap().to_rfc3339(), "2026-03-01T11:30:00+00:00");
-        assert_eq!((f.user.as_deref(), f.status, f.decision.as_deref(), f.limit), (Some("bob"), Some(403), Some("deny"), 5));
+        assert_eq!(
+            (f.user.as_deref(), f.status, f.decision.as_deref(), f.limit),
+            (Some("bob"), Some(403), Some("deny"), 5)
+        );
         assert_eq!(Filter::from_pairs([], now()).unwrap().limit, DEFAULT_LIMIT);
     }
 
@@ -287,7 +339,10 @@ mod tests {
         assert_eq!(e("decision", "maybe"), "decision: use allow or deny");
         assert_eq!(e("limit", "0"), "limit: use a number from 1 to 1000");
         assert_eq!(e("status", "x"), "status: \"x\" is not an HTTP status");
-        assert_eq!(e("cursor", "zz"), "cursor: not a cursor from a previous page");
+        assert_eq!(
+            e("cursor", "zz"),
+            "cursor: not a cursor from a previous page"
+        );
         assert!(e("since", "yesterday").starts_with("since: \"yesterday\" is neither"));
         assert_eq!(e("color", "red"), "query: unknown parameter \"color\"");
     }

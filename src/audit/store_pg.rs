@@ -8,7 +8,8 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use super::store::{Cursor, Filter};
 use super::{AuditEvent, Rec};
 
-const INSERT: &str = "INSERT INTO audit (event_id, ts, request_id, client_ip, method, path, query, \
+const INSERT: &str =
+    "INSERT INTO audit (event_id, ts, request_id, client_ip, method, path, query, \
     credential, provider, username, token_id, decision, reason, status, upstream_status, \
     latency_us, upstream_latency_us, bytes_sent) \
     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
@@ -111,16 +112,25 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<(i64, AuditEvent), sqlx::Error>
             decision: row.try_get("decision")?,
             reason: row.try_get("reason")?,
             status: u16_of(row.try_get("status")?),
-            upstream_status: row.try_get::<Option<i32>, _>("upstream_status")?.map(u16_of),
+            upstream_status: row
+                .try_get::<Option<i32>, _>("upstream_status")?
+                .map(u16_of),
             latency_us: u64_of(row.try_get("latency_us")?),
-            upstream_latency_us: row.try_get::<Option<i64>, _>("upstream_latency_us")?.map(u64_of),
+            upstream_latency_us: row
+                .try_get::<Option<i64>, _>("upstream_latency_us")?
+                .map(u64_of),
             bytes_sent: u64_of(row.try_get("bytes_sent")?),
         },
     ))
 }
 
-pub(crate) async fn query(pool: &PgPool, f: &Filter, limit: u32) -> Result<Vec<(i64, AuditEvent)>, sqlx::Error> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit WHERE TRUE"));
+pub(crate) async fn query(
+    pool: &PgPool,
+    f: &Filter,
+    limit: u32,
+) -> Result<Vec<(i64, AuditEvent)>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit WHERE TRUE"));
     if let Some(t) = f.since {
         q.push(" AND ts >= ").push_bind(t);
     }
@@ -137,19 +147,30 @@ pub(crate) async fn query(pool: &PgPool, f: &Filter, limit: u32) -> Result<Vec<(
         q.push(" AND decision = ").push_bind(d.clone());
     }
     if let Some(c) = f.cursor {
-        q.push(" AND (ts, id) < (").push_bind(c.ts).push(", ").push_bind(c.id).push(")");
+        q.push(" AND (ts, id) < (")
+            .push_bind(c.ts)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
     }
-    q.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+    q.push(" ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit));
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(decode).collect()
 }
 
 pub(crate) async fn count(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit").fetch_one(pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit")
+        .fetch_one(pool)
+        .await?;
     Ok(n.max(0) as u64)
 }
 
-pub(crate) async fn delete_older(pool: &PgPool, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_older(
+    pool: &PgPool,
+    cutoff: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < $1 ORDER BY ts, id LIMIT $2)",
     )
@@ -160,16 +181,28 @@ pub(crate) async fn delete_older(pool: &PgPool, cutoff: DateTime<Utc>, batch: u3
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn boundary_beyond(pool: &PgPool, keep: u64) -> Result<Option<Cursor>, sqlx::Error> {
+pub(crate) async fn boundary_beyond(
+    pool: &PgPool,
+    keep: u64,
+) -> Result<Option<Cursor>, sqlx::Error> {
     let row = sqlx::query("SELECT ts, id FROM audit ORDER BY ts DESC, id DESC LIMIT 1 OFFSET $1")
         .bind(i64_of(keep))
         .fetch_optional(pool)
         .await?;
-    row.map(|r| Ok(Cursor { ts: r.try_get("ts")?, id: r.try_get("id")? }))
-        .transpose()
+    row.map(|r| {
+        Ok(Cursor {
+            ts: r.try_get("ts")?,
+            id: r.try_get("id")?,
+        })
+    })
+    .transpose()
 }
 
-pub(crate) async fn delete_upto(pool: &PgPool, upto: Cursor, batch: u32) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_upto(
+    pool: &PgPool,
+    upto: Cursor,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM audit WHERE id IN \
          (SELECT id FROM audit WHERE (ts, id) <= ($1, $2) ORDER BY ts, id LIMIT $3)",
@@ -183,7 +216,9 @@ pub(crate) async fn delete_upto(pool: &PgPool, upto: Cursor, batch: u32) -> Resu
 }
 
 /// Takes the retention lock on a dedicated connection; `None` when another replica holds it.
-pub(crate) async fn try_lock(pool: &PgPool) -> Result<Option<sqlx::pool::PoolConnection<Postgres>>, sqlx::Error> {
+pub(crate) async fn try_lock(
+    pool: &PgPool,
+) -> Result<Option<sqlx::pool::PoolConnection<Postgres>>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(RETENTION_LOCK)
@@ -193,7 +228,9 @@ pub(crate) async fn try_lock(pool: &PgPool) -> Result<Option<sqlx::pool::PoolCon
 }
 
 /// Releases the lock taken by [`try_lock`] on the same connection.
-pub(crate) async fn unlock(mut conn: sqlx::pool::PoolConnection<Postgres>) -> Result<(), sqlx::Error> {
+pub(crate) async fn unlock(
+    mut conn: sqlx::pool::PoolConnection<Postgres>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(RETENTION_LOCK)
         .execute(&mut *conn)

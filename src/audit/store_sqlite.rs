@@ -82,16 +82,25 @@ fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<(i64, AuditEvent), sqlx::Erro
             decision: row.try_get("decision")?,
             reason: row.try_get("reason")?,
             status: u16_of(row.try_get("status")?),
-            upstream_status: row.try_get::<Option<i64>, _>("upstream_status")?.map(u16_of),
+            upstream_status: row
+                .try_get::<Option<i64>, _>("upstream_status")?
+                .map(u16_of),
             latency_us: u64_of(row.try_get("latency_us")?),
-            upstream_latency_us: row.try_get::<Option<i64>, _>("upstream_latency_us")?.map(u64_of),
+            upstream_latency_us: row
+                .try_get::<Option<i64>, _>("upstream_latency_us")?
+                .map(u64_of),
             bytes_sent: u64_of(row.try_get("bytes_sent")?),
         },
     ))
 }
 
-pub(crate) async fn query(pool: &SqlitePool, f: &Filter, limit: u32) -> Result<Vec<(i64, AuditEvent)>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit WHERE 1"));
+pub(crate) async fn query(
+    pool: &SqlitePool,
+    f: &Filter,
+    limit: u32,
+) -> Result<Vec<(i64, AuditEvent)>, sqlx::Error> {
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit WHERE 1"));
     if let Some(t) = f.since {
         q.push(" AND ts >= ").push_bind(ts_text(t));
     }
@@ -108,28 +117,44 @@ pub(crate) async fn query(pool: &SqlitePool, f: &Filter, limit: u32) -> Result<V
         q.push(" AND decision = ").push_bind(d.clone());
     }
     if let Some(c) = f.cursor {
-        q.push(" AND (ts, id) < (").push_bind(ts_text(c.ts)).push(", ").push_bind(c.id).push(")");
+        q.push(" AND (ts, id) < (")
+            .push_bind(ts_text(c.ts))
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
     }
-    q.push(" ORDER BY ts DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+    q.push(" ORDER BY ts DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit));
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(decode).collect()
 }
 
 pub(crate) async fn count(pool: &SqlitePool) -> Result<u64, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit").fetch_one(pool).await?;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit")
+        .fetch_one(pool)
+        .await?;
     Ok(n.max(0) as u64)
 }
 
-pub(crate) async fn delete_older(pool: &SqlitePool, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts, id LIMIT ?)")
-        .bind(ts_text(cutoff))
-        .bind(i64::from(batch))
-        .execute(pool)
-        .await?;
+pub(crate) async fn delete_older(
+    pool: &SqlitePool,
+    cutoff: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE ts < ? ORDER BY ts, id LIMIT ?)",
+    )
+    .bind(ts_text(cutoff))
+    .bind(i64::from(batch))
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected())
 }
 
-pub(crate) async fn boundary_beyond(pool: &SqlitePool, keep: u64) -> Result<Option<Cursor>, sqlx::Error> {
+pub(crate) async fn boundary_beyond(
+    pool: &SqlitePool,
+    keep: u64,
+) -> Result<Option<Cursor>, sqlx::Error> {
     let row = sqlx::query("SELECT ts, id FROM audit ORDER BY ts DESC, id DESC LIMIT 1 OFFSET ?")
         .bind(i64_of(keep))
         .fetch_optional(pool)
@@ -139,10 +164,17 @@ pub(crate) async fn boundary_beyond(pool: &SqlitePool, keep: u64) -> Result<Opti
     let ts = DateTime::parse_from_rfc3339(&ts)
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
         .with_timezone(&Utc);
-    Ok(Some(Cursor { ts, id: row.try_get("id")? }))
+    Ok(Some(Cursor {
+        ts,
+        id: row.try_get("id")?,
+    }))
 }
 
-pub(crate) async fn delete_upto(pool: &SqlitePool, upto: Cursor, batch: u32) -> Result<u64, sqlx::Error> {
+pub(crate) async fn delete_upto(
+    pool: &SqlitePool,
+    upto: Cursor,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE (ts, id) <= (?, ?) ORDER BY ts, id LIMIT ?)",
     )

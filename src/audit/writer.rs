@@ -66,7 +66,13 @@ pub struct WriterOptions {
 
 impl WriterOptions {
     /// Options from `[audit]`.
-    pub fn from_settings(a: &AuditSettings, db: Db, metrics: Arc<Metrics>, clock: SharedClock, migrate_first: bool) -> Self {
+    pub fn from_settings(
+        a: &AuditSettings,
+        db: Db,
+        metrics: Arc<Metrics>,
+        clock: SharedClock,
+        migrate_first: bool,
+    ) -> Self {
         WriterOptions {
             queue: a.queue,
             spool_dir: a.spool_dir.clone(),
@@ -76,7 +82,11 @@ impl WriterOptions {
             clock,
             migrate_first,
             retention: Some((
-                Policy { days: a.retention_days, max_rows: a.retention_max_rows, batch: retention::DELETE_BATCH },
+                Policy {
+                    days: a.retention_days,
+                    max_rows: a.retention_max_rows,
+                    batch: retention::DELETE_BATCH,
+                },
                 a.cleanup_interval,
             )),
         }
@@ -104,10 +114,18 @@ impl Counters {
         self.add(&self.stats.spooled, "authgate_audit_rows_spooled_total", n);
     }
     fn replayed(&self, n: u64) {
-        self.add(&self.stats.replayed, "authgate_audit_rows_replayed_total", n);
+        self.add(
+            &self.stats.replayed,
+            "authgate_audit_rows_replayed_total",
+            n,
+        );
     }
     fn write_error(&self) {
-        self.add(&self.stats.write_errors, "authgate_audit_write_errors_total", 1);
+        self.add(
+            &self.stats.write_errors,
+            "authgate_audit_write_errors_total",
+            1,
+        );
     }
     fn dropped(&self, n: u64) {
         self.add(&self.stats.dropped, "authgate_audit_rows_dropped_total", n);
@@ -132,19 +150,35 @@ pub struct Handle {
 
 impl Handle {
     pub(crate) fn start(o: WriterOptions) -> Result<Handle, AuditError> {
-        let spool = Spool::open(&o.spool_dir)
-            .map_err(|source| AuditError::Spool { path: o.spool_dir.display().to_string(), source })?;
+        let spool = Spool::open(&o.spool_dir).map_err(|source| AuditError::Spool {
+            path: o.spool_dir.display().to_string(),
+            source,
+        })?;
         let jsonlog = JsonLog::open(&o.log)?;
         let (tx, rx) = mpsc::channel(o.queue.max(1));
         let (ctl_tx, ctl_rx) = mpsc::channel(8);
         let (stop, stop_rx) = watch::channel(false);
         let stats = Arc::new(AuditStats::default());
-        let counters = Counters { stats: Arc::clone(&stats), metrics: Arc::clone(&o.metrics) };
+        let counters = Counters {
+            stats: Arc::clone(&stats),
+            metrics: Arc::clone(&o.metrics),
+        };
         let spool = Arc::new(spool);
-        let state = Arc::new(AtomicU8::new(if o.migrate_first { STATE_SPOOLING } else { STATE_OK }));
+        let state = Arc::new(AtomicU8::new(if o.migrate_first {
+            STATE_SPOOLING
+        } else {
+            STATE_OK
+        }));
         let store = Store::new(&o.db);
         if let Some((policy, every)) = o.retention {
-            retention::spawn(store.clone(), policy, every, o.clock, Arc::clone(&o.metrics), stop_rx);
+            retention::spawn(
+                store.clone(),
+                policy,
+                every,
+                o.clock,
+                Arc::clone(&o.metrics),
+                stop_rx,
+            );
         }
         let writer = Writer {
             rx,
@@ -181,7 +215,11 @@ impl Handle {
         if let Some(log) = &self.jsonlog {
             log.write(&ev);
         }
-        let id = format!("{:016x}{:016x}", self.instance, self.seq.fetch_add(1, Ordering::Relaxed));
+        let id = format!(
+            "{:016x}{:016x}",
+            self.instance,
+            self.seq.fetch_add(1, Ordering::Relaxed)
+        );
         match self.tx.try_send(Rec { id, ev }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(rec) | mpsc::error::TrySendError::Closed(rec)) => {
@@ -238,7 +276,9 @@ struct Writer {
 }
 
 /// Runs blocking spool I/O off the async workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
@@ -305,10 +345,10 @@ impl Writer {
                 Err(e) => self.went_down(&e),
             }
         }
-        self.to_spool(batch).await;
+        self.spool_batch(batch).await;
     }
 
-    async fn to_spool(&mut self, batch: Vec<Rec>) {
+    async fn spool_batch(&mut self, batch: Vec<Rec>) {
         let n = batch.len() as u64;
         let spool = Arc::clone(&self.spool);
         match blocking(move || spool.append(&batch, true)).await {
@@ -443,7 +483,12 @@ impl Writer {
             STATE_OK
         };
         self.state.store(state, Ordering::Relaxed);
-        self.metrics.gauge("authgate_audit_queue_depth", &[], self.rx.len() as f64);
-        self.metrics.gauge("authgate_audit_spool_rows", &[], self.spool.pending() as f64);
+        self.metrics
+            .gauge("authgate_audit_queue_depth", &[], self.rx.len() as f64);
+        self.metrics.gauge(
+            "authgate_audit_spool_rows",
+            &[],
+            self.spool.pending() as f64,
+        );
     }
 }

@@ -39,7 +39,10 @@ pub struct AuditArgs {
 
 impl AuditArgs {
     /// The filter these arguments describe, relative to `now`.
-    pub fn filter(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Filter, crate::audit::FilterError> {
+    pub fn filter(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Filter, crate::audit::FilterError> {
         let pairs = [
             ("since", &self.since),
             ("until", &self.until),
@@ -49,20 +52,26 @@ impl AuditArgs {
             ("limit", &self.limit),
             ("cursor", &self.cursor),
         ];
-        Filter::from_pairs(pairs.iter().filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))), now)
+        Filter::from_pairs(
+            pairs
+                .iter()
+                .filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))),
+            now,
+        )
     }
 }
 
 /// Prints the events matching `args` from the store of the config at `path`.
 pub async fn audit(path: &Path, args: &AuditArgs) -> Result<ExitCode> {
     let config = crate::config::load(path)?;
-    let filter = args.filter(chrono::Utc::now()).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    let filter = args
+        .filter(chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("--{e}"))?;
     let db = Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
         .context("audit.database_url")?;
-    let page = Store::new(&db)
-        .query(&filter)
-        .await
-        .context("cannot query the audit table (audit.database_url; run `authgate migrate` first?)")?;
+    let page = Store::new(&db).query(&filter).await.context(
+        "cannot query the audit table (audit.database_url; run `authgate migrate` first?)",
+    )?;
     let mut out = String::new();
     for e in &page.events {
         if args.json {
@@ -89,7 +98,10 @@ fn row(e: &AuditEvent) -> String {
         e.reason,
         e.method,
         e.path,
-        e.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default(),
+        e.query
+            .as_deref()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default(),
         e.username.as_deref().unwrap_or("-"),
         e.client_ip,
         e.request_id,

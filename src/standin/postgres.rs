@@ -52,14 +52,22 @@ fn is_root() -> bool {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 impl Postgres {
     /// initdb + start on a free port. Blocks until the server accepts connections.
     pub fn start() -> Result<Postgres, PgError> {
         let user = is_root().then(|| "nobody".to_string());
-        let dir = std::env::temp_dir().join(format!("authgate-pg-{}-{}", std::process::id(), free_port()?));
+        let dir = std::env::temp_dir().join(format!(
+            "authgate-pg-{}-{}",
+            std::process::id(),
+            free_port()?
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| PgError(format!("{}: {e}", dir.display())))?;
         let port = free_port()?;
         let pg = Postgres {
@@ -80,9 +88,22 @@ impl Postgres {
             .command("initdb")
             .arg("-D")
             .arg(pg.data())
-            .args(["-U", "authgate", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+            .args([
+                "-U",
+                "authgate",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ])
             .output()
-            .map_err(|e| PgError(format!("initdb (PostgreSQL 15 under {}): {e}", bin_dir().display())))?;
+            .map_err(|e| {
+                PgError(format!(
+                    "initdb (PostgreSQL 15 under {}): {e}",
+                    bin_dir().display()
+                ))
+            })?;
         if !out.status.success() {
             return Err(PgError(format!("initdb failed: {}", text(&out))));
         }
@@ -127,7 +148,10 @@ impl Postgres {
             .map_err(|e| PgError(format!("pg_ctl: {e}")))?;
         if !out.status.success() {
             let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
-            return Err(PgError(format!("pg_ctl start failed: {} {log}", text(&out))));
+            return Err(PgError(format!(
+                "pg_ctl start failed: {} {log}",
+                text(&out)
+            )));
         }
         Ok(())
     }
@@ -135,12 +159,26 @@ impl Postgres {
     /// Creates database `name`; returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, PgError> {
         let out = Command::new(bin_dir().join("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "authgate", "-d", "postgres", "-q", "-c"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "authgate",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+            ])
             .arg(format!("CREATE DATABASE {name}"))
             .output()
             .map_err(|e| PgError(format!("psql: {e}")))?;
         if !out.status.success() {
-            return Err(PgError(format!("CREATE DATABASE {name} failed: {}", text(&out))));
+            return Err(PgError(format!(
+                "CREATE DATABASE {name} failed: {}",
+                text(&out)
+            )));
         }
         Ok(format!("{}/{name}", self.base_url))
     }

@@ -22,10 +22,14 @@ async fn upstream() -> SocketAddr {
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else { continue };
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"{\"ok\":true}"))))
+                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(
+                        bytes::Bytes::from_static(b"{\"ok\":true}"),
+                    )))
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
@@ -36,7 +40,12 @@ async fn upstream() -> SocketAddr {
     addr
 }
 
-fn config(upstream: SocketAddr, database_url: &str, dir: &Path, enabled: bool) -> authgate::config::Config {
+fn config(
+    upstream: SocketAddr,
+    database_url: &str,
+    dir: &Path,
+    enabled: bool,
+) -> authgate::config::Config {
     let toml = format!(
         r#"
 [server]
@@ -69,12 +78,16 @@ async fn start(config: authgate::config::Config) -> Gateway {
         admin_listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
         clock: None,
     };
-    Gateway::start(config, opts).await.unwrap_or_else(|e| panic!("{e}"))
+    Gateway::start(config, opts)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Sends `GET path`; returns status and request id.
 async fn get(gw: &Gateway, path: &str) -> (u16, String) {
-    let r = reqwest::get(format!("http://{}{path}", gw.addr)).await.unwrap();
+    let r = reqwest::get(format!("http://{}{path}", gw.addr))
+        .await
+        .unwrap();
     let rid = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let status = r.status().as_u16();
     let _ = r.bytes().await.unwrap();
@@ -111,10 +124,17 @@ async fn wait_events(gw: &Gateway, n: usize) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_audited_queryable_and_logged_with_the_same_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("audit.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("audit.db").display()
+    );
     let gw = start(config(upstream().await, &url, dir.path(), true)).await;
     let (s1, allowed) = get(&gw, "/rest/api/2/serverInfo").await;
-    let (s2, denied) = get(&gw, "/rest/api/2/issue/ABC-1?jql=project%3DX&token=s3cret&os_password=pw").await;
+    let (s2, denied) = get(
+        &gw,
+        "/rest/api/2/issue/ABC-1?jql=project%3DX&token=s3cret&os_password=pw",
+    )
+    .await;
     assert_eq!((s1, s2), (200, 403));
     let events = wait_events(&gw, 2).await;
     assert_eq!(events.len(), 2, "{events:?}");
@@ -125,10 +145,23 @@ async fn requests_are_audited_queryable_and_logged_with_the_same_request_id() {
     assert_eq!(deny["path"], "/rest/api/2/issue/ABC-1");
     assert_eq!(deny["query"], "jql=project%3DX&token=***&os_password=***");
     assert_eq!(allow["request_id"], allowed.as_str());
-    assert_eq!((&allow["decision"], &allow["reason"]), (&Value::from("allow"), &Value::from("bypass")));
+    assert_eq!(
+        (&allow["decision"], &allow["reason"]),
+        (&Value::from("allow"), &Value::from("bypass"))
+    );
     assert_eq!(allow["upstream_status"], 200);
     assert_eq!(allow["bytes_sent"], 11);
-    for k in ["ts", "client_ip", "method", "credential", "provider", "username", "token_id", "latency_us", "upstream_latency_us"] {
+    for k in [
+        "ts",
+        "client_ip",
+        "method",
+        "credential",
+        "provider",
+        "username",
+        "token_id",
+        "latency_us",
+        "upstream_latency_us",
+    ] {
         assert!(deny.get(k).is_some(), "{k} missing");
     }
 
@@ -144,25 +177,48 @@ async fn requests_are_audited_queryable_and_logged_with_the_same_request_id() {
     assert_eq!(b["events"][0]["request_id"], allowed.as_str());
     assert_eq!(b["next"], Value::Null);
     let (status, b) = admin(&gw, "/admin/audit?decision=maybe").await;
-    assert_eq!((status, b["errorMessages"][0].as_str()), (400, Some("decision: use allow or deny")));
-    let anon = reqwest::get(format!("http://{}/admin/audit", gw.admin_addr)).await.unwrap();
+    assert_eq!(
+        (status, b["errorMessages"][0].as_str()),
+        (400, Some("decision: use allow or deny"))
+    );
+    let anon = reqwest::get(format!("http://{}/admin/audit", gw.admin_addr))
+        .await
+        .unwrap();
     assert_eq!(anon.status().as_u16(), 401);
 
     // The JSON lines carry the same request ids as the responses.
     let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
     let ids: Vec<String> = log
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["request_id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["request_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, [allowed, denied]);
 
     let (status, ready) = {
-        let r = reqwest::get(format!("http://{}/readyz", gw.admin_addr)).await.unwrap();
+        let r = reqwest::get(format!("http://{}/readyz", gw.admin_addr))
+            .await
+            .unwrap();
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };
-    assert_eq!((status, &ready["audit"]), (200, &Value::from("database reachable")));
-    let metrics = reqwest::get(format!("http://{}/metrics", gw.admin_addr)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("authgate_audit_rows_written_total 2"), "{metrics}");
+    assert_eq!(
+        (status, &ready["audit"]),
+        (200, &Value::from("database reachable"))
+    );
+    let metrics = reqwest::get(format!("http://{}/metrics", gw.admin_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("authgate_audit_rows_written_total 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("authgate_audit_queue_depth"));
     gw.shutdown().await;
 }
@@ -175,13 +231,21 @@ async fn database_down_at_start_spools_and_a_restarted_gateway_replays() {
     let dir = tempfile::tempdir().unwrap();
     let up = upstream().await;
     let gw = start(config(up, &url, dir.path(), true)).await;
-    let r = reqwest::get(format!("http://{}/readyz", gw.admin_addr)).await.unwrap();
+    let r = reqwest::get(format!("http://{}/readyz", gw.admin_addr))
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["audit"], "database unreachable, spooling");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["audit"],
+        "database unreachable, spooling"
+    );
     let mut sent = Vec::new();
     for i in 0..5 {
         let (status, rid) = get(&gw, &format!("/rest/api/2/issue/ABC-{i}")).await;
-        assert_eq!(status, 403, "requests are served while the database is down");
+        assert_eq!(
+            status, 403,
+            "requests are served while the database is down"
+        );
         sent.push(rid);
     }
     let audit = gw.state.shared.audit.clone();
@@ -193,7 +257,10 @@ async fn database_down_at_start_spools_and_a_restarted_gateway_replays() {
     server.restart().unwrap();
     let gw = start(config(up, &url, dir.path(), true)).await;
     let events = wait_events(&gw, 5).await;
-    let mut got: Vec<String> = events.iter().map(|e| e["request_id"].as_str().unwrap().to_string()).collect();
+    let mut got: Vec<String> = events
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap().to_string())
+        .collect();
     got.reverse();
     assert_eq!(got, sent, "replayed after the restart, oldest first");
     gw.shutdown().await;
@@ -202,7 +269,10 @@ async fn database_down_at_start_spools_and_a_restarted_gateway_replays() {
 #[tokio::test]
 async fn audit_disabled_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("audit.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("audit.db").display()
+    );
     let gw = start(config(upstream().await, &url, dir.path(), false)).await;
     let (status, _) = get(&gw, "/rest/api/2/issue/ABC-1").await;
     assert_eq!(status, 403);

@@ -96,7 +96,11 @@ async fn a_full_queue_spools_and_nothing_is_dropped() {
     rows.sort_by_key(|r| r[4..].parse::<i64>().unwrap());
     assert_eq!(rows, reqs(0..500));
     let s = sink.stats();
-    assert_eq!((s.written, s.spooled, s.replayed, s.dropped), (500, 500, 500, 0), "the queued one follows the spool");
+    assert_eq!(
+        (s.written, s.spooled, s.replayed, s.dropped),
+        (500, 500, 500, 0),
+        "the queued one follows the spool"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,10 +130,17 @@ async fn postgres_stopped_mid_traffic_loses_and_duplicates_nothing() {
     assert_eq!(sink.describe(), "database unreachable, spooling");
     assert!(sink.ready().await.is_ok(), "spooling is ready");
     let s = Arc::clone(&server);
-    tokio::task::spawn_blocking(move || s.restart()).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || s.restart())
+        .await
+        .unwrap()
+        .unwrap();
     send(200, 300).await;
     flush_until(&sink, &db, 300).await;
-    assert_eq!(in_table(&db).await, reqs(0..300), "all, in order, exactly once");
+    assert_eq!(
+        in_table(&db).await,
+        reqs(0..300),
+        "all, in order, exactly once"
+    );
     let s = sink.stats();
     assert!(s.spooled >= 100 && s.replayed == s.spooled, "{s:?}");
     assert!(s.write_errors >= 1);
@@ -141,8 +152,16 @@ async fn postgres_stopped_mid_traffic_loses_and_duplicates_nothing() {
 async fn a_writer_restarted_while_events_are_spooled_replays_them() {
     let spool = tempfile::tempdir().unwrap();
     // Nothing listens on port 1: every connection attempt is refused.
-    let down = Db::connect_lazy(DatabaseKind::Postgres, &Secret::new("postgres://authgate@127.0.0.1:1/x")).unwrap();
-    let first = AuditSink::start(WriterOptions { migrate_first: true, ..options(down, spool.path(), 1000) }).unwrap();
+    let down = Db::connect_lazy(
+        DatabaseKind::Postgres,
+        &Secret::new("postgres://authgate@127.0.0.1:1/x"),
+    )
+    .unwrap();
+    let first = AuditSink::start(WriterOptions {
+        migrate_first: true,
+        ..options(down, spool.path(), 1000)
+    })
+    .unwrap();
     for i in 0..50 {
         first.record(sample_event(i, "bob", 403));
     }
@@ -153,10 +172,18 @@ async fn a_writer_restarted_while_events_are_spooled_replays_them() {
     // A new process: an unmigrated database; the writer migrates before its first insert.
     let url = pg::database();
     let db = Db::connect_lazy(DatabaseKind::Postgres, &Secret::new(url)).unwrap();
-    let second = AuditSink::start(WriterOptions { migrate_first: true, ..options(db.clone(), spool.path(), 1000) }).unwrap();
+    let second = AuditSink::start(WriterOptions {
+        migrate_first: true,
+        ..options(db.clone(), spool.path(), 1000)
+    })
+    .unwrap();
     second.record(sample_event(50, "bob", 403));
     flush_until(&second, &db, 51).await;
-    assert_eq!(in_table(&db).await, reqs(0..51), "spooled first, then the new event");
+    assert_eq!(
+        in_table(&db).await,
+        reqs(0..51),
+        "spooled first, then the new event"
+    );
     assert_eq!(second.stats().replayed, 51);
 }
 
@@ -165,7 +192,10 @@ async fn the_retention_scheduler_follows_the_injected_clock() {
     let (db, _d) = sqlite().await;
     let store = Store::new(&db);
     let recs: Vec<_> = (0..10)
-        .map(|d| authgate::audit::Rec { id: format!("r{d}"), ev: sample_event(d * 86_400, "a", 200) })
+        .map(|d| authgate::audit::Rec {
+            id: format!("r{d}"),
+            ev: sample_event(d * 86_400, "a", 200),
+        })
         .collect();
     store.insert(&recs).await.unwrap();
     // "Now" is day 9 + 1h: 5 days of retention keeps days 5..=9.
@@ -174,7 +204,14 @@ async fn the_retention_scheduler_follows_the_injected_clock() {
     let spool = tempfile::tempdir().unwrap();
     let opts = WriterOptions {
         clock,
-        retention: Some((Policy { days: 5, max_rows: 1000, batch: 2 }, Duration::from_secs(3600))),
+        retention: Some((
+            Policy {
+                days: 5,
+                max_rows: 1000,
+                batch: 2,
+            },
+            Duration::from_secs(3600),
+        )),
         ..options(db.clone(), spool.path(), 10)
     };
     let sink = AuditSink::start(opts).unwrap();
@@ -187,7 +224,13 @@ async fn the_retention_scheduler_follows_the_injected_clock() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(left, 5);
-    let page = store.query(&authgate::audit::Filter { limit: 100, ..Default::default() }).await.unwrap();
+    let page = store
+        .query(&authgate::audit::Filter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let days: Vec<_> = page.events.iter().map(|e| e.request_id.clone()).collect();
     assert_eq!(days, [9, 8, 7, 6, 5].map(|d| format!("req-{}", d * 86_400)));
     drop(sink);
