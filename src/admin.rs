@@ -29,17 +29,10 @@ mod subtle_eq {
 }
 
 /// Something `/admin/reload` can call: re-reads the config file and swaps the runtime.
-pub type ReloadFn = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
->;
+pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// Serves the operator endpoints until `shutdown`.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    reload: ReloadFn,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -123,22 +116,12 @@ async fn readyz(state: &AppState) -> Response<Body> {
     }
 }
 
-async fn admin_route(
-    state: Arc<AppState>,
-    reload: ReloadFn,
-    req: Request<Incoming>,
-    rid: &str,
-) -> Response<Body> {
+async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/admin/audit") => {
-            admin_audit(&state, req.uri().query().unwrap_or("")).await
-        }
+        (&Method::GET, "/admin/audit") => admin_audit(&state, req.uri().query().unwrap_or("")).await,
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
-            Err(e) => json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"reloaded": false, "errorMessages": [e]}),
-            ),
+            Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
         },
         _ => Rejection::new(Reason::NotFound).into_response(rid),
     }
@@ -149,26 +132,12 @@ async fn admin_route(
 async fn admin_audit(state: &AppState, query: &str) -> Response<Body> {
     let pairs: Vec<(String, String)> = url_pairs(query);
     let now = chrono::DateTime::<chrono::Utc>::from(state.shared.clock.now());
-    let filter = match crate::audit::Filter::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        now,
-    ) {
+    let filter = match crate::audit::Filter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now) {
         Ok(f) => f,
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"errorMessages": [e.to_string()]}),
-            )
-        }
+        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"errorMessages": [e.to_string()]})),
     };
-    match crate::audit::Store::new(&state.shared.db)
-        .query(&filter)
-        .await
-    {
-        Ok(page) => json_response(
-            StatusCode::OK,
-            &json!({"events": page.events, "next": page.next}),
-        ),
+    match crate::audit::Store::new(&state.shared.db).query(&filter).await {
+        Ok(page) => json_response(StatusCode::OK, &json!({"events": page.events, "next": page.next})),
         Err(e) => {
             tracing::warn!(error = %e, "audit query failed");
             json_response(
