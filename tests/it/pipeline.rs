@@ -137,8 +137,8 @@ async fn only_api_paths_are_checked() {
     assert_refused(&t, &r, 401, "credential_required");
     // Outside api_paths: forwarded untouched, even with a scheme authgate would refuse.
     let r = t.get("/rest/other/1").header("authorization", "JWT connect-token").send().await;
-    assert_eq!(r.status, 404, "the product's own 404");
-    assert_eq!(r.reason(), "");
+    assert_eq!(r.status, 401, "the product refuses the scheme itself");
+    assert_eq!(r.reason(), "", "not authgate's refusal");
     assert_eq!(t.jira.requests()[0].header_values("authorization"), vec!["JWT connect-token"]);
 }
 
