@@ -255,3 +255,18 @@ async fn auth_disabled_forwards_everything_but_reserved_paths_and_the_ip_filter_
     assert_eq!(raw.status, 404);
     assert!(t.jira.requests().is_empty());
 }
+
+#[tokio::test]
+async fn with_session_cookies_off_a_session_cookie_never_rides_along_another_credential() {
+    // Jira prefers a valid session over Basic or a PAT, so the cookie must go whatever else
+    // the caller sends.
+    let t = Setup::jira().with("[auth]\nallow_session_cookies = false").start().await;
+    let cookie = "JSESSIONID=admin-session; crowd.token_key=c; theme=dark";
+    let r = t.get("/rest/api/2/myself").basic("bob", "bob-pw").cookie(cookie).send().await;
+    assert_eq!(r.header("x-ausername"), Some("bob"));
+    let r = t.get("/rest/api/2/myself").bearer(ALICE_PAT).cookie(cookie).send().await;
+    assert_eq!(r.header("x-ausername"), Some("alice"));
+    for seen in t.jira.requests() {
+        assert_eq!(seen.header_values("cookie"), vec!["theme=dark"], "{}", seen.target);
+    }
+}

@@ -288,3 +288,63 @@ async fn reload_swaps_a_good_file_and_keeps_serving_with_a_broken_one() {
     assert_eq!((r.status, r.reason().as_str()), (403, "denied_path"));
     assert_eq!(t.get("/status").send().await.status, 200);
 }
+
+#[tokio::test]
+async fn a_request_with_both_framings_reaches_the_product_with_one() {
+    let t = Setup::jira().start().await;
+    let req = "POST /rest/api/2/search HTTP/1.1\r\nHost: j\r\nConnection: close\r\n\
+               Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let r = t.raw(req.as_bytes()).await;
+    let seen = t.jira.requests();
+    if r.status == 400 {
+        // Refusing the ambiguous request outright is also safe (RFC 9112 §6.3).
+        assert!(seen.is_empty());
+        return;
+    }
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(seen.len(), 1);
+    let framings = seen[0].header_values("content-length").len() + seen[0].header_values("transfer-encoding").len();
+    assert_eq!(framings, 1, "{:?}", seen[0].headers);
+    assert_eq!(&seen[0].body[..], b"hello");
+}
+
+#[tokio::test]
+async fn http2_clients_are_served_and_the_product_gets_http1() {
+    let t = Setup::jira().start().await;
+    let stream = tokio::net::TcpStream::connect(t.gateway.addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = http::Request::get(format!("http://jira.example.com/rest/api/2/serverInfo?a=1"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(CALL_LIMIT, sender.send_request(req)).await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("x-request-id"));
+    let seen = t.jira.requests();
+    assert_eq!(seen[0].target, "/rest/api/2/serverInfo?a=1");
+    assert_eq!(seen[0].header("x-forwarded-host").as_deref(), Some("jira.example.com"));
+}
+
+#[tokio::test]
+async fn a_body_over_max_body_bytes_is_413_declared_or_streamed() {
+    let t = Setup::jira().with("[server]\nmax_body_bytes = 1024").start().await;
+    let r = t.post("/rest/api/2/search").body(vec![b'x'; 2048]).send().await;
+    assert_eq!((r.status, r.reason().as_str()), (413, "body_too_large"));
+    assert!(t.jira.requests().is_empty());
+
+    // Chunked, so the size is only known while streaming.
+    let upload = t.upload("POST", "/rest/api/2/search", &[]).await;
+    upload.send(vec![b'x'; 800]).await;
+    upload.send(vec![b'x'; 800]).await;
+    let answer = upload.finish().await;
+    assert_eq!(answer.status(), 413, "{:?}", answer.body());
+    let body: serde_json::Value = serde_json::from_slice(answer.body()).unwrap_or_default();
+    assert_eq!(body["reason"], "body_too_large");
+
+    // Under the limit it goes through.
+    let r = t.post("/rest/api/2/search").body(vec![b'x'; 512]).send().await;
+    assert_eq!(r.status, 200);
+}
