@@ -209,9 +209,24 @@ async fn the_context_path_is_stripped_once_before_rules_match() {
 #[tokio::test]
 async fn reserved_paths_are_never_forwarded() {
     let t = Setup::jira().with("[auth]\nenabled = false").start().await;
-    for path in ["/_authgate", "/_authgate/x", "/_authgate/tokens"] {
+    for path in ["/_authgate", "/_authgate/x", "/_authgate/tokens", "/%5Fauthgate/x"] {
         let r = t.get(path).send().await;
         assert_refused(&t, &r, 404, "not_found");
+    }
+    // With a context path, both the root and the context-relative forms are authgate's.
+    let t = Setup::jira().with("[upstream]\ncontext_path = \"/jira\"").start().await;
+    for path in ["/_authgate/x", "/jira/_authgate/x"] {
+        let r = t.get(path).send().await;
+        assert_refused(&t, &r, 404, "not_found");
+    }
+}
+
+#[tokio::test]
+async fn rules_match_the_decoded_path_so_escapes_cannot_dodge_them() {
+    let t = Setup::jira().with("[access]\ndeny = [\"/rest/api/2/user\"]").start().await;
+    for path in ["/rest/api/2/%75ser", "/rest/%61pi/2/user", "/rest/api/%32/user"] {
+        let r = t.get(path).basic("admin", "admin-pw").send().await;
+        assert_refused(&t, &r, 403, "denied_path");
     }
 }
 
