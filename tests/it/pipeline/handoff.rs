@@ -31,11 +31,19 @@ async fn an_authenticated_caller_reaches_the_product_as_exactly_one_identity_hea
         .cookie(PRODUCT_COOKIES)
         .send()
         .await;
-    assert_eq!((r.status, r.header("x-ausername")), (200, Some("alice")), "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.header("x-ausername")),
+        (200, Some("alice")),
+        "{:?}",
+        r.body
+    );
     let seen = t.jira.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(identity_values(&seen[0], "X-Forwarded-User"), vec!["alice"]);
-    assert!(seen[0].header("authorization").is_none(), "the client's token went through");
+    assert!(
+        seen[0].header("authorization").is_none(),
+        "the client's token went through"
+    );
     assert_eq!(seen[0].header_values("cookie"), vec!["theme=dark"]);
 }
 
@@ -49,12 +57,19 @@ async fn connection_cannot_strip_the_identity_header_authgate_sets() {
         .send()
         .await;
     assert_eq!(r.header("x-ausername"), Some("carol"), "{:?}", r.body);
-    assert_eq!(identity_values(&t.jira.requests()[0], "X-Forwarded-User"), vec!["carol"]);
+    assert_eq!(
+        identity_values(&t.jira.requests()[0], "X-Forwarded-User"),
+        vec!["carol"]
+    );
 }
 
 #[tokio::test]
 async fn a_custom_identity_header_is_the_one_set_and_stripped() {
-    let t = Setup::jira().identity_header("X-Remote-User").with_jwt_provider().start().await;
+    let t = Setup::jira()
+        .identity_header("X-Remote-User")
+        .with_jwt_provider()
+        .start()
+        .await;
     let r = t
         .get("/rest/api/2/myself")
         .bearer(&token_for("bob"))
@@ -112,7 +127,10 @@ async fn pass_through_callers_keep_their_credentials_and_get_no_identity_header(
     let seen = t.jira.requests();
     assert_eq!(seen[0].header_values("authorization"), vec![bob]);
     assert!(identity_values(&seen[0], "X-Forwarded-User").is_empty());
-    assert_eq!(seen[1].header_values("cookie"), vec!["JSESSIONID=carol-session"]);
+    assert_eq!(
+        seen[1].header_values("cookie"),
+        vec!["JSESSIONID=carol-session"]
+    );
     assert!(identity_values(&seen[1], "X-Forwarded-User").is_empty());
 }
 
@@ -121,7 +139,12 @@ async fn a_token_authgate_cannot_verify_is_refused_and_never_forwarded() {
     let t = Setup::jira().with_jwt_provider().start().await;
     let mut forged = token_for("admin");
     forged.push('x');
-    let r = t.get("/rest/api/2/myself").bearer(&forged).header("X-Forwarded-User", "admin").send().await;
+    let r = t
+        .get("/rest/api/2/myself")
+        .bearer(&forged)
+        .header("X-Forwarded-User", "admin")
+        .send()
+        .await;
     assert_eq!(r.status, 401);
     assert!(t.jira.requests().is_empty());
 }

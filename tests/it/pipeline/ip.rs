@@ -6,10 +6,21 @@ use crate::support::gateway::{raw_request, Setup};
 
 #[tokio::test]
 async fn the_allow_list_admits_listed_clients_and_refuses_others() {
-    let t = Setup::jira().with("[ip]\nallow = [\"127.0.0.1/32\", \"::1\"]").start().await;
-    let r = t.get("/rest/api/2/serverInfo").from("127.0.0.1").send().await;
+    let t = Setup::jira()
+        .with("[ip]\nallow = [\"127.0.0.1/32\", \"::1\"]")
+        .start()
+        .await;
+    let r = t
+        .get("/rest/api/2/serverInfo")
+        .from("127.0.0.1")
+        .send()
+        .await;
     assert_eq!(r.status, 200);
-    let r = t.get("/rest/api/2/serverInfo").from("127.0.0.2").send().await;
+    let r = t
+        .get("/rest/api/2/serverInfo")
+        .from("127.0.0.2")
+        .send()
+        .await;
     assert_eq!((r.status, r.reason().as_str()), (403, "ip_denied"));
     assert_eq!(t.jira.requests().len(), 1);
     // scope = "api" (the default): other paths are not guarded.
@@ -32,7 +43,10 @@ async fn scope_all_guards_every_path() {
 
 #[tokio::test]
 async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
-    let t = Setup::jira().with("[ip]\nallow = [\"127.0.0.1\"]").start().await;
+    let t = Setup::jira()
+        .with("[ip]\nallow = [\"127.0.0.1\"]")
+        .start()
+        .await;
     let r = t
         .get("/rest/api/2/serverInfo")
         .from("127.0.0.2")
@@ -51,7 +65,10 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
         .send()
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(open.jira.requests()[0].header_values("x-forwarded-for"), vec!["127.0.0.2"]);
+    assert_eq!(
+        open.jira.requests()[0].header_values("x-forwarded-for"),
+        vec!["127.0.0.2"]
+    );
 }
 
 #[tokio::test]
@@ -63,12 +80,18 @@ async fn from_a_trusted_peer_the_rightmost_untrusted_entry_is_the_client() {
     let ask = |lines: &'static [&'static str]| {
         let t = &t;
         async move {
-            let mut headers: Vec<String> = lines.iter().map(|l| format!("X-Forwarded-For: {l}")).collect();
+            let mut headers: Vec<String> = lines
+                .iter()
+                .map(|l| format!("X-Forwarded-For: {l}"))
+                .collect();
             headers.push("X-Probe: 1".into());
             let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-            t.raw_from(Some("127.0.0.3"), raw_request("GET", "/rest/api/2/serverInfo", &refs).as_bytes())
-                .await
-                .status
+            t.raw_from(
+                Some("127.0.0.3"),
+                raw_request("GET", "/rest/api/2/serverInfo", &refs).as_bytes(),
+            )
+            .await
+            .status
         }
     };
     // The rightmost untrusted entry is the client.
@@ -91,5 +114,8 @@ async fn from_a_trusted_peer_the_rightmost_untrusted_entry_is_the_client() {
     t.jira.clear();
     assert_eq!(ask(&["6.6.6.6, 10.1.2.3"]).await, 200);
     let seen = t.jira.requests();
-    assert_eq!(seen[0].header_values("x-forwarded-for"), vec!["6.6.6.6, 10.1.2.3, 127.0.0.3"]);
+    assert_eq!(
+        seen[0].header_values("x-forwarded-for"),
+        vec!["6.6.6.6, 10.1.2.3, 127.0.0.3"]
+    );
 }

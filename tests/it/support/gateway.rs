@@ -78,7 +78,10 @@ pub fn token_for(user: &str) -> String {
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> String {
     let raw = format!("{user}:{password}");
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 /// What to start: the stand-in's options and TOML snippets merged over the base config.
@@ -153,7 +156,9 @@ log = "off"
         );
         let mut table: toml::Table = base.parse().expect("the base config is TOML");
         for s in &self.snippets {
-            let snippet: toml::Table = s.parse().unwrap_or_else(|e| panic!("test snippet is not TOML: {e}\n{s}"));
+            let snippet: toml::Table = s
+                .parse()
+                .unwrap_or_else(|e| panic!("test snippet is not TOML: {e}\n{s}"));
             merge(&mut table, snippet);
         }
         toml::to_string(&table).expect("a table prints as TOML")
@@ -183,7 +188,8 @@ log = "off"
         let text = self.toml(&jira.url(), dir.path());
         let path = dir.path().join("authgate.toml");
         std::fs::write(&path, &text).expect("write the config file");
-        let config = authgate::config::load(&path).unwrap_or_else(|e| panic!("test config does not load: {e}"));
+        let config = authgate::config::load(&path)
+            .unwrap_or_else(|e| panic!("test config does not load: {e}"));
         let gateway = start_gateway(config).await;
         TestGateway {
             gateway,
@@ -208,7 +214,9 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 async fn start_gateway(config: Config) -> Gateway {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind listen");
-    let admin_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind admin_listen");
+    let admin_listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind admin_listen");
     Gateway::start(
         config,
         StartOptions {
@@ -272,13 +280,21 @@ impl TestGateway {
         let socket = TcpSocket::new_v4().expect("a socket");
         if let Some(ip) = from {
             let ip: IpAddr = ip.parse().expect("a source address");
-            socket.bind(SocketAddr::new(ip, 0)).expect("bind the source address");
+            socket
+                .bind(SocketAddr::new(ip, 0))
+                .expect("bind the source address");
         }
-        let mut stream = socket.connect(self.gateway.addr).await.expect("connect to authgate");
+        let mut stream = socket
+            .connect(self.gateway.addr)
+            .await
+            .expect("connect to authgate");
         stream.write_all(bytes).await.expect("send");
         let mut out = Vec::new();
         let read = tokio::time::timeout(CALL_LIMIT, stream.read_to_end(&mut out)).await;
-        assert!(read.is_ok(), "authgate did not close the connection within {CALL_LIMIT:?}");
+        assert!(
+            read.is_ok(),
+            "authgate did not close the connection within {CALL_LIMIT:?}"
+        );
         RawResponse::parse(&out)
     }
 
@@ -295,10 +311,13 @@ impl TestGateway {
     /// Starts a `method path` upload whose body the test feeds through the returned sender;
     /// drop the sender to end the body. The answer arrives on the returned task.
     pub async fn upload(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Upload {
-        let stream = tokio::net::TcpStream::connect(self.gateway.addr).await.expect("connect");
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        let stream = tokio::net::TcpStream::connect(self.gateway.addr)
             .await
-            .expect("HTTP/1 handshake");
+            .expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("HTTP/1 handshake");
         tokio::spawn(conn);
         let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(8);
         let body = StreamBody::new(futures_util::stream::unfold(rx, |mut rx| async move {
@@ -422,11 +441,18 @@ impl Call {
         if let Some(b) = self.body {
             rb = rb.body(b);
         }
-        let resp = rb.send().await.unwrap_or_else(|e| panic!("{}: {e}", self.url));
+        let resp = rb
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", self.url));
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.bytes().await.expect("the whole body");
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -491,10 +517,17 @@ impl RawResponse {
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
         let mut body = bytes[end + 4..].to_vec();
-        if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+        {
             body = dechunk(&body);
         }
-        RawResponse { status, headers, body }
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// The body as JSON (`Null` when it is not JSON).
@@ -509,7 +542,10 @@ impl RawResponse {
 
     /// The first value of header `name` (lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
