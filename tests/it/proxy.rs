@@ -491,3 +491,18 @@ async fn a_body_over_max_body_bytes_is_413_declared_or_streamed() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_head_is_cut_off_after_header_timeout() {
+    let t = Setup::jira()
+        .with("[server]\nheader_timeout = \"1s\"")
+        .start()
+        .await;
+    // No blank line: the head never ends. `raw` fails the test unless authgate closes the
+    // connection (within CALL_LIMIT, far above the 1 s header timeout).
+    let r = t
+        .raw(b"GET /rest/api/2/serverInfo HTTP/1.1\r\nHost: j\r\nX-Slow: 1\r\n")
+        .await;
+    assert_ne!(r.status, 200);
+    assert!(t.jira.requests().is_empty());
+}
