@@ -337,3 +337,42 @@ async fn postgres_retention_skips_while_another_replica_holds_the_lock() {
         .unwrap();
     assert_eq!((r.skipped, r.by_age), (false, 3));
 }
+
+// === commands ===
+
+#[tokio::test]
+async fn migrate_and_audit_commands_use_the_configured_store() {
+    use authgate::cmd::AuditArgs;
+    use std::process::ExitCode;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authgate.toml");
+    std::fs::write(
+        &path,
+        "[audit]\ndatabase_url = \"sqlite://audit.db?mode=rwc\"\nspool_dir = \"spool\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        authgate::cmd::migrate(&path).await.unwrap(),
+        ExitCode::SUCCESS
+    );
+    // The SQLite path is relative to the config file's directory.
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let db = Db::connect_lazy(DatabaseKind::Sqlite, &Secret::new(url)).unwrap();
+    let store = Store::new(&db);
+    store.insert(&[rec(1, "alice", 403)]).await.unwrap();
+    let args = AuditArgs {
+        user: Some("alice".into()),
+        json: true,
+        ..AuditArgs::default()
+    };
+    assert_eq!(
+        authgate::cmd::audit(&path, &args).await.unwrap(),
+        ExitCode::SUCCESS
+    );
+    let bad = AuditArgs {
+        decision: Some("maybe".into()),
+        ..AuditArgs::default()
+    };
+    let err = authgate::cmd::audit(&path, &bad).await.unwrap_err();
+    assert_eq!(err.to_string(), "--decision: use allow or deny");
+}
