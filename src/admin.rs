@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
@@ -35,7 +36,7 @@ pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
             _ = &mut shutdown => return,
         };
@@ -45,7 +46,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn
             let svc = service_fn(move |req| {
                 let state = Arc::clone(&state);
                 let reload = Arc::clone(&reload);
-                async move { Ok::<_, Infallible>(route(state, reload, req).await) }
+                async move { Ok::<_, Infallible>(route(state, reload, req, peer).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)
@@ -60,7 +61,7 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>) -> Response<Body> {
+async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
@@ -88,7 +89,7 @@ async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>) -
             if !ct_eq(presented.as_bytes(), expected.expose().as_bytes()) {
                 return Rejection::new(Reason::AdminUnauthorized).into_response(&rid);
             }
-            admin_route(state, reload, req, &rid).await
+            admin_route(state, reload, req, &rid, peer).await
         }
         _ => Rejection::new(Reason::NotFound).into_response("admin"),
     }
@@ -113,8 +114,17 @@ async fn readyz(state: &AppState) -> Response<Body> {
     }
 }
 
-async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
-    let _ = &state;
+async fn admin_route(
+    state: Arc<AppState>,
+    reload: ReloadFn,
+    req: Request<Incoming>,
+    rid: &str,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let path = req.uri().path();
+    if path == "/admin/tokens" || path.starts_with("/admin/tokens/") {
+        return crate::tokens::admin::serve(&state, req, rid, peer).await;
+    }
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),

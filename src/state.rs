@@ -98,7 +98,12 @@ impl Runtime {
         let upstream = Upstream::new(&config.upstream).map_err(BuildError::Upstream)?;
         Ok(Runtime {
             authn,
-            tokens: GatewayTokens,
+            // Carried over: the lookup cache, the last-used writer and the failed-Basic
+            // counters belong to the database, which a reload does not change.
+            tokens: match previous {
+                Some(p) => p.tokens.clone(),
+                None => GatewayTokens::new(shared),
+            },
             groups: Groups::new(&config.groups),
             passthrough: Passthrough,
             authz: Authz::new(&config.access),

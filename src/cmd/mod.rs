@@ -4,6 +4,7 @@
 mod check_config;
 mod demo;
 mod run;
+pub mod token;
 
 pub use check_config::check_config;
 pub use demo::demo;
