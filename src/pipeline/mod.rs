@@ -94,12 +94,13 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
     ctx.path.clone_from(&canonical.full);
     let relative = canonical.relative();
 
-    // 2. reserved: authgate's own paths are never forwarded, whatever the rules say.
+    // 2. reserved: authgate's own paths are never forwarded, whatever the rules say — at the
+    //    root and under the context path alike (a path outside the context path would
+    //    otherwise be forwarded untouched).
     ctx.stage = Stage::Reserved;
-    if let Some(rel) = relative {
-        if rel == "/_authgate" || rel.starts_with("/_authgate/") {
-            return Ok(Outcome::Local(LocalRoute::Tokens));
-        }
+    let reserved = |p: &str| p == "/_authgate" || p.starts_with("/_authgate/");
+    if reserved(&canonical.full) || relative.is_some_and(reserved) {
+        return Ok(Outcome::Local(LocalRoute::Tokens));
     }
 
     // 3. ip_filter: before any credential work, so a denied address costs nothing and
