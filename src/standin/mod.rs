@@ -1,1 +1,3 @@
 //! Stand-ins for the demo and the tests: a Jira that records what it receives, and an IdP.
+
+pub mod idp;

@@ -3,3 +3,7 @@
 //! - `support` — fixtures: a real Postgres, gateway start-up helpers.
 
 mod support;
+mod authn;
+mod authn_introspection;
+mod authn_jwks;
+mod authn_wycheproof;
