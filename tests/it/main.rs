@@ -1,12 +1,18 @@
 //! The integration tests: one binary, real servers on loopback port 0.
 //!
-//! - `support`  — fixtures: a real Postgres, gateway start-up helpers.
+//! - `support`  — fixtures: a real Postgres, gateway start-up helpers, test tokens.
 //! - `proxy`    — issue 2: forwarding, streaming, path rejections, headers, upstream faults, reload.
 //! - `pipeline` — issue 3: switches, rules, reserved paths, IP filter, identity hand-off.
+//! - `authn*`   — issue 4: token validation (static keys, JWKS, introspection, Wycheproof
+//!   vectors, end to end through a gateway, test-token).
 //! - `tokens`   — issue 6: gateway-issued tokens: self-service, admin API, CLI, use in the pipeline.
 
 mod support;
 
+mod authn;
+mod authn_introspection;
+mod authn_jwks;
+mod authn_wycheproof;
 mod pipeline;
 mod proxy;
 mod tokens;
