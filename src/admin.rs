@@ -105,7 +105,10 @@ async fn readyz(state: &AppState) -> Response<Body> {
         failing.push(format!("audit: {e}"));
     }
     if failing.is_empty() {
-        json_response(StatusCode::OK, &json!({"status": "ready"}))
+        json_response(
+            StatusCode::OK,
+            &json!({"status": "ready", "audit": state.shared.audit.describe()}),
+        )
     } else {
         json_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -127,6 +130,7 @@ async fn admin_route(
     }
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/admin/test-token") => test_token(&state, req, rid).await,
+        (&Method::GET, "/admin/audit") => admin_audit(&state, req.uri().query().unwrap_or("")).await,
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
             Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
@@ -170,4 +174,42 @@ async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Resp
     let rt = state.runtime.load_full();
     let report = crate::cmd::test_token::report(&rt, &ask.token, &ask.method, &ask.path).await;
     json_response(StatusCode::OK, &serde_json::to_value(&report).unwrap_or_default())
+}
+
+/// `GET /admin/audit?since=&until=&user=&status=&decision=&limit=&cursor=`: one page, newest
+/// first, as `{"events":[…],"next":"<cursor or null>"}`.
+async fn admin_audit(state: &AppState, query: &str) -> Response<Body> {
+    let pairs: Vec<(String, String)> = url_pairs(query);
+    let now = chrono::DateTime::<chrono::Utc>::from(state.shared.clock.now());
+    let filter = match crate::audit::Filter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now) {
+        Ok(f) => f,
+        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"errorMessages": [e.to_string()]})),
+    };
+    match crate::audit::Store::new(&state.shared.db).query(&filter).await {
+        Ok(page) => json_response(StatusCode::OK, &json!({"events": page.events, "next": page.next})),
+        Err(e) => {
+            tracing::warn!(error = %e, "audit query failed");
+            json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"errorMessages": ["the audit database cannot be queried right now"]}),
+            )
+        }
+    }
+}
+
+/// Decodes `a=1&b=x%20y` (`+` is a space, as in forms).
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::admin::ReloadFn;
-use crate::audit::AuditSink;
+use crate::audit::{AuditSink, WriterOptions};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::state::{AppState, Runtime, Shared};
@@ -75,13 +75,30 @@ impl Gateway {
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
             .map_err(|e| StartError::Build(e.to_string()))?;
+        // A database that cannot be reached at start is not fatal: the audit writer spools
+        // and applies the migrations before its first insert. Any other migration failure is.
+        let mut migrate_first = false;
         if config.audit.migrate {
-            db.migrate()
-                .await
-                .map_err(|e| StartError::Build(format!("audit.database_url: {e}")))?;
+            match db.migrate().await {
+                Ok(()) => {}
+                Err(e) if e.is_unreachable() => {
+                    tracing::warn!(error = %e, "audit database unreachable at start; spooling until it answers");
+                    migrate_first = true;
+                }
+                Err(e) => return Err(StartError::Build(format!("audit.database_url: {e}"))),
+            }
         }
-        let audit = AuditSink::default();
-        let shared = Shared::new(audit, clock, db);
+        let mut shared = Shared::new(AuditSink::Off, Arc::clone(&clock), db);
+        if config.audit.enabled {
+            let opts = WriterOptions::from_settings(
+                &config.audit,
+                shared.db.clone(),
+                Arc::clone(&shared.metrics),
+                clock,
+                migrate_first,
+            );
+            shared.audit = AuditSink::start(opts).map_err(|e| StartError::Build(e.to_string()))?;
+        }
         let runtime = Runtime::build(Arc::new(config), &shared, None)
             .await
             .map_err(|e| StartError::Build(e.to_string()))?;

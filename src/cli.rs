@@ -38,6 +38,17 @@ pub enum Command {
     /// Manage gateway-issued API tokens directly in the database (operator use).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Query the audit store, newest first.
+    Audit {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Filters and output.
+        #[command(flatten)]
+        args: crate::cmd::AuditArgs,
+    },
+    /// Apply the database migrations.
+    Migrate(ConfigArg),
 }
 
 /// `authgate token …`
@@ -116,6 +127,10 @@ pub fn main() -> ExitCode {
                 a.json,
             ))
         }),
+        Command::Audit { config, args } => {
+            runtime().and_then(|rt| rt.block_on(crate::cmd::audit(&config.config, &args)))
+        }
+        Command::Migrate(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::migrate(&c.config))),
     };
     match result {
         Ok(code) => code,

@@ -35,6 +35,19 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl DbError {
+    /// Whether the database could not be reached (rather than refusing a statement): the
+    /// audit writer spools and retries; a start-up migration is then deferred, not fatal.
+    pub fn is_unreachable(&self) -> bool {
+        use sqlx::migrate::MigrateError as M;
+        match self {
+            DbError::Connect { source, .. } => crate::audit::store::is_unreachable(source),
+            DbError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => crate::audit::store::is_unreachable(e),
+            DbError::Migrate(_) => false,
+        }
+    }
+}
+
 impl Db {
     /// Opens a pool lazily: no connection is made until first use, so a database that is
     /// down at start does not stop the gateway (audit spools meanwhile).

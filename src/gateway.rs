@@ -30,13 +30,16 @@ const SENSITIVE_QUERY_KEYS: &[&str] = &[
     "api_key",
 ];
 
-/// The query with the values of sensitive keys replaced by `***` (keys kept).
+/// The query with the values of sensitive keys replaced by `***` (keys kept). Keys are
+/// compared after percent-decoding, so `acc%65ss_token=` is caught too.
 pub fn redact_query(q: &str) -> String {
+    let sensitive = |k: &str| {
+        let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
+        SENSITIVE_QUERY_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k.trim()))
+    };
     q.split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SENSITIVE_QUERY_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) => {
-                format!("{k}=***")
-            }
+            Some((k, _)) if sensitive(k) => format!("{k}=***"),
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
@@ -273,6 +276,10 @@ mod tests {
         assert_eq!(
             redact_query("jql=a&token=abc&os_password=x&Access_Token=y&api_key"),
             "jql=a&token=***&os_password=***&Access_Token=***&api_key"
+        );
+        assert_eq!(
+            redact_query("acc%65ss_token=x&password=p&jwt=j&secret=s&client_secret=c&api_key=k&PASSWORD=q"),
+            "acc%65ss_token=***&password=***&jwt=***&secret=***&client_secret=***&api_key=***&PASSWORD=***"
         );
     }
 }

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::audit::{AuditEvent, AuditSink};
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::audit::{AuditEvent, AuditSink, WriterOptions};
+use crate::config::{AuditLog, Config};
 use crate::db::Db;
 use crate::tokens::manage::{self, CreateRequest};
 use crate::tokens::store::TokenStore;
@@ -29,19 +31,30 @@ pub struct CreateArgs {
     pub read_only: bool,
 }
 
-async fn open(path: &Path) -> Result<(Config, TokenStore)> {
+async fn open(path: &Path) -> Result<(Config, TokenStore, AuditSink)> {
     let config = crate::config::load(path)?;
     let db = Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
         .context("audit.database_url")?;
     if config.audit.migrate {
         db.migrate().await.context("audit.database_url")?;
     }
-    Ok((config, TokenStore::new(db)))
+    let sink = if config.audit.enabled {
+        // The same writer as the gateway's (spool included), minus the JSON lines: stdout is
+        // the command's own output here.
+        let mut settings = config.audit.clone();
+        settings.log = AuditLog::Off;
+        let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let opts = WriterOptions::from_settings(&settings, db.clone(), metrics, clock, false);
+        AuditSink::start(opts).context("audit.spool_dir")?
+    } else {
+        AuditSink::Off
+    };
+    Ok((config, TokenStore::new(db), sink))
 }
 
-fn audit(path: &Path, action: &str, user: &str, token_id: &str, decision: &str) {
-    // The CLI has no running writer: the sink records synchronously or logs (see audit).
-    let sink = AuditSink::default();
+/// Records one CLI action and waits until it is written (or spooled).
+async fn audit(sink: &AuditSink, path: &Path, action: &str, user: &str, token_id: &str, decision: &str) {
     sink.record(AuditEvent {
         ts: Utc::now(),
         request_id: format!("cli-{}", crate::tokens::format::new_id()),
@@ -61,11 +74,12 @@ fn audit(path: &Path, action: &str, user: &str, token_id: &str, decision: &str) 
         upstream_latency_us: None,
         bytes_sent: 0,
     });
+    sink.flush().await;
 }
 
 /// `token create`: prints the id, then the secret on a line of its own.
 pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
-    let (config, store) = open(path).await?;
+    let (config, store, sink) = open(path).await?;
     let expires_in = match args.expires_in.as_deref() {
         Some(t) => Some(manage::parse_expiry(t).context("--expires-in")?),
         None => None,
@@ -83,9 +97,15 @@ pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
             enforce_limit: false,
         },
     )
-    .await
-    .with_context(|| format!("cannot create a token for {}", args.user))?;
-    audit(path, "create", &created.record.username, &created.record.id, "allow");
+    .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            audit(&sink, path, "create", &args.user, "", "deny").await;
+            return Err(e).with_context(|| format!("cannot create a token for {}", args.user));
+        }
+    };
+    audit(&sink, path, "create", &created.record.username, &created.record.id, "allow").await;
     let r = &created.record;
     println!(
         "id {}  user {}  name {}  expires {}{}",
@@ -102,7 +122,7 @@ pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
 
 /// `token list`: one line per token, revoked ones included (never a secret).
 pub async fn list(path: &Path, user: Option<&str>) -> Result<ExitCode> {
-    let (_, store) = open(path).await?;
+    let (_, store, _) = open(path).await?;
     let records = store.list(user).await.context("cannot list tokens")?;
     let now = Utc::now();
     println!("{:<16}  {:<20}  {:<24}  {:<20}  {:<9}  STATE", "ID", "USER", "NAME", "EXPIRES", "ACCESS");
@@ -130,16 +150,16 @@ fn state(revoked: Option<DateTime<Utc>>, expires: DateTime<Utc>, now: DateTime<U
 
 /// `token revoke ID`.
 pub async fn revoke(path: &Path, id: &str) -> Result<ExitCode> {
-    let (_, store) = open(path).await?;
+    let (_, store, sink) = open(path).await?;
     match manage::revoke(&store, Utc::now(), id, |_| true).await {
         Ok(r) => {
-            audit(path, "revoke", &r.username, &r.id, "allow");
+            audit(&sink, path, "revoke", &r.username, &r.id, "allow").await;
             println!("revoked {} ({} / {})", r.id, r.username, r.name);
             println!("Gateways stop accepting it within 5 seconds.");
             Ok(ExitCode::SUCCESS)
         }
         Err(manage::ManageError::NotFound) => {
-            audit(path, "revoke", "", id, "deny");
+            audit(&sink, path, "revoke", "", id, "deny").await;
             anyhow::bail!("no token has the id {id:?} (see `authgate token list`)")
         }
         Err(e) => Err(e).context("cannot revoke the token"),

@@ -2,6 +2,8 @@
 //!
 //! - `jira` — the Jira / Confluence Data Center stand-in.
 //! - `idp`  — an IdP: JWKS, OIDC discovery and RFC 7662 introspection with switchable answers.
+//! - `postgres` — a real PostgreSQL 15 for tests and benches.
 
 pub mod idp;
 pub mod jira;
+pub mod postgres;

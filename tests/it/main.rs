@@ -6,7 +6,13 @@
 //! - `authn*`   — issue 4: token validation (static keys, JWKS, introspection, Wycheproof
 //!   vectors, end to end through a gateway, test-token).
 //! - `tokens`   — issue 6: gateway-issued tokens: self-service, admin API, CLI, use in the pipeline.
+//! - `audit` — the audit store suite, the same against SQLite and Postgres.
+//! - `audit_writer` — the writer under faults (Postgres stopped, queue full, restarts).
+//! - `audit_gateway` — audit end to end through a running gateway and `/admin/audit`.
 
+mod audit;
+mod audit_gateway;
+mod audit_writer;
 mod support;
 
 mod authn;

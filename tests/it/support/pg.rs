@@ -1,171 +1,39 @@
-//! A real PostgreSQL 15 for the tests: initdb in a temp dir, run as an unprivileged user on
-//! a free loopback port, started once per test binary and stopped when it exits.
+//! A real PostgreSQL 15 for the tests (the launcher is `authgate::standin::postgres`, shared
+//! with the benches): initdb in a temp dir, run as an unprivileged user (`nobody` under
+//! root) on a free loopback port.
 //!
-//! Tests call [`database`] to get a fresh, empty database URL of their own.
+//! - [`database`] — a fresh, empty database on the server every test shares.
+//! - [`private`] — a server of one's own, for fault tests that stop and restart it (never
+//!   stop the shared one: other tests are using it).
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// The running server.
-pub struct Postgres {
-    /// `postgres://authgate@127.0.0.1:PORT`
-    pub base_url: String,
-    /// Data directory (removed at exit).
-    pub dir: PathBuf,
-    /// Port.
-    pub port: u16,
-    user: String,
-}
+use authgate::standin::postgres::Postgres;
 
 static SERVER: OnceLock<Postgres> = OnceLock::new();
-static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn as_user(user: &str, program: &str) -> Command {
-    // PostgreSQL refuses to run as root; CI runs as root.
-    let mut c = if unsafe_is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", user, "--", program]);
-        c
-    } else {
-        Command::new(program)
-    };
-    c.env_remove("PGDATA");
-    c
-}
-
-fn unsafe_is_root() -> bool {
-    // `id -u` avoids libc in the test crate.
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn start() -> Postgres {
-    let user = if unsafe_is_root() { "nobody".to_string() } else { whoami() };
-    let dir = std::env::temp_dir().join(format!("authgate-pg-{}-{}", std::process::id(), free_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    if unsafe_is_root() {
-        let ok = Command::new("chown").args(["-R", &user, dir.to_str().unwrap()]).status().unwrap();
-        assert!(ok.success(), "chown of the Postgres data dir failed");
-    }
-    let data = dir.join("data");
-    let out = as_user(&user, &format!("{BIN}/initdb"))
-        .args(["-D", data.to_str().unwrap(), "-U", "authgate", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        .output()
-        .expect("initdb runs (PostgreSQL 15 under /usr/lib/postgresql/15/bin)");
-    assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-    let port = free_port();
-    let log = dir.join("log");
-    let out = as_user(&user, &format!("{BIN}/pg_ctl"))
-        .args([
-            "-D",
-            data.to_str().unwrap(),
-            "-l",
-            log.to_str().unwrap(),
-            "-w",
-            "-o",
-            &format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", dir.display()),
-            "start",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pg_ctl start failed: {} {}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    Postgres {
-        base_url: format!("postgres://authgate@127.0.0.1:{port}"),
-        dir,
-        port,
-        user,
-    }
-}
-
-fn whoami() -> String {
-    Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap()
-}
-
-/// The shared server (started on first use).
+/// The shared server (started on first use; stopped by its watchdog when the binary exits).
 pub fn server() -> &'static Postgres {
-    SERVER.get_or_init(|| {
-        let pg = start();
-        register_stop(pg.dir.clone(), pg.user.clone());
-        pg
-    })
+    SERVER.get_or_init(|| Postgres::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// A new empty database on the shared server; returns its URL.
 pub fn database() -> String {
-    let pg = server();
-    let name = format!("t{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
-    let out = Command::new(format!("{BIN}/../../../../bin/psql"))
-        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "authgate", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")])
-        .output();
-    let ok = match out {
-        Ok(o) if o.status.success() => true,
-        _ => Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "authgate", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false),
-    };
-    assert!(ok, "CREATE DATABASE {name} failed");
-    format!("{}/{name}", pg.base_url)
+    server().fresh_database().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Stops the server (for fault tests: "Postgres stopped mid-traffic").
+/// A server of its own (stopped and removed when dropped).
+pub fn private() -> Postgres {
+    Postgres::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Stops the SHARED server. Only for a test binary that runs nothing else against it;
+/// fault tests use [`private`] instead.
 pub fn stop() {
-    let pg = server();
-    let _ = as_user(&pg.user, &format!("{BIN}/pg_ctl"))
-        .args(["-D", pg.dir.join("data").to_str().unwrap(), "-m", "immediate", "-w", "stop"])
-        .output();
+    server().stop()
 }
 
-/// Starts it again on the same port and data.
+/// Starts the shared server again on the same port and data.
 pub fn restart() {
-    let pg = server();
-    let out = as_user(&pg.user, &format!("{BIN}/pg_ctl"))
-        .args([
-            "-D",
-            pg.dir.join("data").to_str().unwrap(),
-            "-l",
-            pg.dir.join("log").to_str().unwrap(),
-            "-w",
-            "-o",
-            &format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", pg.port, pg.dir.display()),
-            "start",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "pg_ctl restart failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn register_stop(dir: PathBuf, user: String) {
-    // A watchdog process stops Postgres when this test binary exits, however it exits.
-    let me = std::process::id();
-    let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 1; done; runuser -u {user} -- {BIN}/pg_ctl -D {d}/data -m immediate stop >/dev/null 2>&1 || {BIN}/pg_ctl -D {d}/data -m immediate stop >/dev/null 2>&1; rm -rf {d}",
-        d = dir.display()
-    );
-    let _ = Command::new("sh").arg("-c").arg(script).spawn();
+    server().restart().unwrap_or_else(|e| panic!("{e}"))
 }
