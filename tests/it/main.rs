@@ -3,3 +3,5 @@
 //! - `support` — fixtures: a real Postgres, gateway start-up helpers.
 
 mod support;
+mod authz;
+mod rate_limit;
