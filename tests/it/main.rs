@@ -8,6 +8,7 @@
 //! - `tokens`   — issue 6: gateway-issued tokens: self-service, admin API, CLI, use in the pipeline.
 //! - `audit` — the audit store suite, the same against SQLite and Postgres.
 //! - `audit_writer` — the writer under faults (Postgres stopped, queue full, restarts).
+//! - `authz`, `rate_limit` — issue 5: group rules, pass-through identity, rate limits.
 //! - `audit_gateway` — audit end to end through a running gateway and `/admin/audit`.
 
 mod audit;
@@ -21,4 +22,6 @@ mod authn_jwks;
 mod authn_wycheproof;
 mod pipeline;
 mod proxy;
+mod authz;
+mod rate_limit;
 mod tokens;
