@@ -141,7 +141,7 @@ async fn postgres_stopped_mid_traffic_loses_and_duplicates_nothing() {
 async fn a_writer_restarted_while_events_are_spooled_replays_them() {
     let spool = tempfile::tempdir().unwrap();
     // Nothing listens on port 1: every connection attempt is refused.
-    let down = Db::connect_lazy(DatabaseKind::Postgres, &Secret::new("postgres://authgate@127.0.0.1:1/x".into())).unwrap();
+    let down = Db::connect_lazy(DatabaseKind::Postgres, &Secret::new("postgres://authgate@127.0.0.1:1/x")).unwrap();
     let first = AuditSink::start(WriterOptions { migrate_first: true, ..options(down, spool.path(), 1000) }).unwrap();
     for i in 0..50 {
         first.record(sample_event(i, "bob", 403));
