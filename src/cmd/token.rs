@@ -54,7 +54,14 @@ async fn open(path: &Path) -> Result<(Config, TokenStore, AuditSink)> {
 }
 
 /// Records one CLI action and waits until it is written (or spooled).
-async fn audit(sink: &AuditSink, path: &Path, action: &str, user: &str, token_id: &str, decision: &str) {
+async fn audit(
+    sink: &AuditSink,
+    path: &Path,
+    action: &str,
+    user: &str,
+    token_id: &str,
+    decision: &str,
+) {
     sink.record(AuditEvent {
         ts: Utc::now(),
         request_id: format!("cli-{}", crate::tokens::format::new_id()),
@@ -105,7 +112,15 @@ pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
             return Err(e).with_context(|| format!("cannot create a token for {}", args.user));
         }
     };
-    audit(&sink, path, "create", &created.record.username, &created.record.id, "allow").await;
+    audit(
+        &sink,
+        path,
+        "create",
+        &created.record.username,
+        &created.record.id,
+        "allow",
+    )
+    .await;
     let r = &created.record;
     println!(
         "id {}  user {}  name {}  expires {}{}",
@@ -125,7 +140,10 @@ pub async fn list(path: &Path, user: Option<&str>) -> Result<ExitCode> {
     let (_, store, _) = open(path).await?;
     let records = store.list(user).await.context("cannot list tokens")?;
     let now = Utc::now();
-    println!("{:<16}  {:<20}  {:<24}  {:<20}  {:<9}  STATE", "ID", "USER", "NAME", "EXPIRES", "ACCESS");
+    println!(
+        "{:<16}  {:<20}  {:<24}  {:<20}  {:<9}  STATE",
+        "ID", "USER", "NAME", "EXPIRES", "ACCESS"
+    );
     for r in &records {
         println!(
             "{:<16}  {:<20}  {:<24}  {:<20}  {:<9}  {}",

@@ -33,7 +33,12 @@ struct CreateBody {
 }
 
 /// Answers `/admin/tokens[/{id}]`; `peer` is the operator's address (for the audit row).
-pub async fn serve(state: &AppState, req: Request<Incoming>, rid: &str, peer: SocketAddr) -> Response<Body> {
+pub async fn serve(
+    state: &AppState,
+    req: Request<Incoming>,
+    rid: &str,
+    peer: SocketAddr,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
@@ -52,7 +57,11 @@ pub async fn serve(state: &AppState, req: Request<Incoming>, rid: &str, peer: So
             if let Some(d) = &r.detail {
                 tracing::info!(request_id = rid, reason = r.reason.as_str(), detail = %d, "admin token request refused");
             }
-            (r.reason.status().as_u16(), Some(r.reason.as_str()), r.into_response(rid))
+            (
+                r.reason.status().as_u16(),
+                Some(r.reason.as_str()),
+                r.into_response(rid),
+            )
         }
     };
     if let Some(reason) = reason {
@@ -72,7 +81,14 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    fn record(&self, state: &AppState, query: Option<&str>, decision: &str, reason: &str, status: u16) {
+    fn record(
+        &self,
+        state: &AppState,
+        query: Option<&str>,
+        decision: &str,
+        reason: &str,
+        status: u16,
+    ) {
         let shared = &state.shared;
         shared.audit.record(AuditEvent {
             ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
@@ -117,7 +133,9 @@ async fn route(
         (Method::GET, None) => {
             let user = req.uri().query().and_then(|q| {
                 q.split('&').find_map(|p| p.strip_prefix("user=")).map(|u| {
-                    percent_encoding::percent_decode_str(u).decode_utf8_lossy().into_owned()
+                    percent_encoding::percent_decode_str(u)
+                        .decode_utf8_lossy()
+                        .into_owned()
                 })
             });
             let records = tokens
@@ -125,7 +143,10 @@ async fn route(
                 .list(user.as_deref())
                 .await
                 .map_err(|e| ManageError::Store(e).rejection())?;
-            Ok((json_response(StatusCode::OK, &manage::list_json(&records)), None))
+            Ok((
+                json_response(StatusCode::OK, &manage::list_json(&records)),
+                None,
+            ))
         }
         (Method::POST, None) => {
             let body = Limited::new(req.into_body(), super::api::MAX_BODY_BYTES)
@@ -144,7 +165,9 @@ async fn route(
                 None => None,
             };
             if b.user.trim().is_empty() {
-                return Err(Rejection::new(Reason::MalformedRequest).public_note("user must not be empty."));
+                return Err(
+                    Rejection::new(Reason::MalformedRequest).public_note("user must not be empty.")
+                );
             }
             let created = manage::create(
                 tokens.store(),
@@ -163,7 +186,10 @@ async fn route(
             .map_err(|e| e.rejection())?;
             row.token_id = Some(created.record.id.clone());
             tracing::info!(token_id = %created.record.id, user = %created.record.username, "gateway token created by the admin API");
-            Ok((json_response(StatusCode::CREATED, &manage::created_json(&created)), Some("token_create")))
+            Ok((
+                json_response(StatusCode::CREATED, &manage::created_json(&created)),
+                Some("token_create"),
+            ))
         }
         (Method::DELETE, Some(id)) => {
             row.token_id = Some(id.clone());

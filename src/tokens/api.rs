@@ -116,8 +116,12 @@ pub async fn serve(
 async fn read_body(body: Incoming) -> Result<bytes::Bytes, Rejection> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::new(Reason::BodyTooLarge)),
-        Err(e) => Err(Rejection::new(Reason::MalformedRequest).detail(format!("reading the body: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Rejection::new(Reason::BodyTooLarge))
+        }
+        Err(e) => {
+            Err(Rejection::new(Reason::MalformedRequest).detail(format!("reading the body: {e}")))
+        }
     }
 }
 
@@ -131,8 +135,9 @@ async fn create(
 ) -> Result<Response<Body>, Rejection> {
     let cfg = &rt.config;
     if !cfg.tokens.allow_user_creation && !is_admin {
-        return Err(Rejection::new(Reason::TokenCreationDenied)
-            .detail("tokens.allow_user_creation is off and the caller is not in access.admin_groups"));
+        return Err(Rejection::new(Reason::TokenCreationDenied).detail(
+            "tokens.allow_user_creation is off and the caller is not in access.admin_groups",
+        ));
     }
     let groups = &cfg.access.token_creation_groups;
     if !groups.is_empty() && !is_admin && !caller.in_any(groups) {
@@ -180,14 +185,21 @@ async fn create(
     Ok(resp)
 }
 
-async fn list(rt: &Runtime, caller: &Principal, is_admin: bool, query: Option<&str>) -> Result<Response<Body>, Rejection> {
+async fn list(
+    rt: &Runtime,
+    caller: &Principal,
+    is_admin: bool,
+    query: Option<&str>,
+) -> Result<Response<Body>, Rejection> {
     let mut user = Some(caller.username().to_string());
     for (k, v) in url_pairs(query) {
         match (k.as_str(), is_admin) {
             ("user", true) => user = Some(v),
             ("all", true) if v == "true" => user = None,
             // Someone else's list is as invisible as someone else's token.
-            ("user", false) if v != caller.username() => return Err(Rejection::new(Reason::NotFound)),
+            ("user", false) if v != caller.username() => {
+                return Err(Rejection::new(Reason::NotFound))
+            }
             _ => {}
         }
     }
@@ -209,9 +221,11 @@ async fn revoke(
     id: &str,
 ) -> Result<Response<Body>, Rejection> {
     let now = rt.tokens.now();
-    let record = manage::revoke(rt.tokens.store(), now, id, |r| is_admin || r.username == caller.username())
-        .await
-        .map_err(|e| e.rejection())?;
+    let record = manage::revoke(rt.tokens.store(), now, id, |r| {
+        is_admin || r.username == caller.username()
+    })
+    .await
+    .map_err(|e| e.rejection())?;
     rt.tokens.forget(&record.hash).await;
     tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
     let mut resp = Response::new(empty());
@@ -222,7 +236,11 @@ async fn revoke(
 
 /// Decoded `key=value` pairs of a query string.
 fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     query
         .unwrap_or("")
         .split('&')

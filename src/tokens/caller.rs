@@ -64,7 +64,10 @@ impl AttemptLimiter {
     /// Counts one failure (the window starts at the first one).
     pub fn failed(&self, user: &str, ip: &str) {
         // Usernames are case-insensitive in Jira and Confluence.
-        for (c, k) in [(&self.by_user, user.to_lowercase()), (&self.by_ip, ip.to_string())] {
+        for (c, k) in [
+            (&self.by_user, user.to_lowercase()),
+            (&self.by_ip, ip.to_string()),
+        ] {
             c.get_with(k, || Arc::new(AtomicU32::new(0)))
                 .fetch_add(1, Ordering::Relaxed);
         }
@@ -113,7 +116,11 @@ async fn basic(
         let mut req = state
             .shared
             .http
-            .get(product_url(&cfg.upstream.url, &cfg.upstream.context_path, &path))
+            .get(product_url(
+                &cfg.upstream.url,
+                &cfg.upstream.context_path,
+                &path,
+            ))
             .header(header::ACCEPT, "application/json")
             .timeout(cfg.upstream.timeout);
         if let Some(a) = &authorization {
@@ -129,8 +136,9 @@ async fn basic(
     let me = match me {
         Err(Fetch::Refused(status)) => {
             limiter.failed(username, client_ip);
-            return Err(Rejection::new(Reason::CredentialRejected)
-                .detail(format!("the product refused the Basic credentials ({status})")));
+            return Err(Rejection::new(Reason::CredentialRejected).detail(format!(
+                "the product refused the Basic credentials ({status})"
+            )));
         }
         Err(Fetch::Broken(r)) => return Err(r),
         Ok(v) => v,
@@ -138,22 +146,30 @@ async fn basic(
     let (name_key, anonymous) = match cfg.upstream.product {
         Product::Jira => ("name", false),
         // Confluence answers an anonymous caller with `"type":"anonymous"` rather than 401.
-        Product::Confluence => ("username", me.get("type").and_then(Value::as_str) == Some("anonymous")),
+        Product::Confluence => (
+            "username",
+            me.get("type").and_then(Value::as_str) == Some("anonymous"),
+        ),
     };
     let name = match me.get(name_key).and_then(Value::as_str) {
         Some(n) if !n.is_empty() && !anonymous => n.to_string(),
         _ => {
             limiter.failed(username, client_ip);
-            return Err(Rejection::new(Reason::CredentialRejected).detail("the product did not name the Basic caller"));
+            return Err(Rejection::new(Reason::CredentialRejected)
+                .detail("the product did not name the Basic caller"));
         }
     };
     let groups = match cfg.upstream.product {
         Product::Jira => names(me.pointer("/groups/items")),
         Product::Confluence => {
             let mut all = Vec::new();
-            let enc = percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
+            let enc =
+                percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
             for page in 0..MAX_GROUP_PAGES {
-                let path = format!("/rest/api/user/memberof?username={enc}&start={}&limit=200", page * 200);
+                let path = format!(
+                    "/rest/api/user/memberof?username={enc}&start={}&limit=200",
+                    page * 200
+                );
                 let v = fetch_json(ask(path).await).await.map_err(|f| match f {
                     Fetch::Refused(s) => Rejection::new(Reason::GroupsUnavailable)
                         .detail(format!("memberof answered {s}")),
@@ -204,7 +220,9 @@ async fn fetch_json(sent: Result<reqwest::Response, reqwest::Error>) -> Result<V
         } else {
             Reason::UpstreamUnreachable
         };
-        Fetch::Broken(Rejection::new(reason).detail(format!("verifying Basic with the product: {e}")))
+        Fetch::Broken(
+            Rejection::new(reason).detail(format!("verifying Basic with the product: {e}")),
+        )
     })?;
     let status = resp.status().as_u16();
     if status == 401 || status == 403 {
@@ -212,11 +230,15 @@ async fn fetch_json(sent: Result<reqwest::Response, reqwest::Error>) -> Result<V
     }
     if status != 200 {
         return Err(Fetch::Broken(
-            Rejection::new(Reason::UpstreamUnreachable).detail(format!("the product answered {status} to a Basic check")),
+            Rejection::new(Reason::UpstreamUnreachable)
+                .detail(format!("the product answered {status} to a Basic check")),
         ));
     }
     resp.json::<Value>().await.map_err(|e| {
-        Fetch::Broken(Rejection::new(Reason::UpstreamUnreachable).detail(format!("the product's answer is not JSON: {e}")))
+        Fetch::Broken(
+            Rejection::new(Reason::UpstreamUnreachable)
+                .detail(format!("the product's answer is not JSON: {e}")),
+        )
     })
 }
 
@@ -231,12 +253,18 @@ mod tests {
             assert!(!l.blocked("Alice", "10.0.0.1"));
             l.failed("Alice", "10.0.0.1");
         }
-        assert!(l.blocked("alice", "10.0.0.9"), "per user, whatever the case or address");
+        assert!(
+            l.blocked("alice", "10.0.0.9"),
+            "per user, whatever the case or address"
+        );
         assert!(!l.blocked("bob", "10.0.0.9"));
         for i in 0..MAX_FAILURES_PER_IP {
             l.failed(&format!("u{i}"), "10.0.0.2");
         }
-        assert!(l.blocked("carol", "10.0.0.2"), "per address, whatever the user");
+        assert!(
+            l.blocked("carol", "10.0.0.2"),
+            "per address, whatever the user"
+        );
     }
 
     #[test]

@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(parse(&t[3..]), Err(FormatError::Prefix));
         let mut b = t.into_bytes();
         b[10] = b'-';
-        assert_eq!(parse(&String::from_utf8(b).unwrap()), Err(FormatError::Alphabet));
+        assert_eq!(
+            parse(&String::from_utf8(b).unwrap()),
+            Err(FormatError::Alphabet)
+        );
         // Multi-byte characters keep the byte length honest.
         let odd = format!("gw_{}é{}", "a".repeat(38), "b".repeat(6));
         assert_eq!(odd.len(), TOKEN_LEN);

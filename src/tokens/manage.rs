@@ -88,7 +88,9 @@ impl ManageError {
                 .public_note("expires_in must be a positive duration such as \"30d\".")
                 .detail(self.to_string()),
             ManageError::BadName => Rejection::new(Reason::MalformedRequest)
-                .public_note(format!("The name must be 1 to {MAX_NAME_CHARS} characters."))
+                .public_note(format!(
+                    "The name must be 1 to {MAX_NAME_CHARS} characters."
+                ))
                 .detail(self.to_string()),
             ManageError::DuplicateName => Rejection::new(Reason::MalformedRequest)
                 .public_note("A token with this name already exists.")
@@ -148,11 +150,20 @@ pub async fn create(
         None => format!("token-{id}"),
     };
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) || name.trim().is_empty() {
+    if chars == 0
+        || chars > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+        || name.trim().is_empty()
+    {
         return Err(ManageError::BadName);
     }
     if req.enforce_limit {
-        let live = store.list(Some(&req.user)).await?.iter().filter(|r| r.is_live(now)).count();
+        let live = store
+            .list(Some(&req.user))
+            .await?
+            .iter()
+            .filter(|r| r.is_live(now))
+            .count();
         if live >= settings.max_per_user as usize {
             return Err(ManageError::Limit {
                 max: settings.max_per_user,
@@ -162,7 +173,9 @@ pub async fn create(
     // Whole seconds: the times shown are then exactly the times stored.
     let now = DateTime::<Utc>::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     let lifetime = chrono::Duration::from_std(lifetime).map_err(|_| ManageError::BadExpiry)?;
-    let expires_at = now.checked_add_signed(lifetime).ok_or(ManageError::BadExpiry)?;
+    let expires_at = now
+        .checked_add_signed(lifetime)
+        .ok_or(ManageError::BadExpiry)?;
     let token = format::generate();
     let record = TokenRecord {
         id,
@@ -245,7 +258,10 @@ mod tests {
 
     #[test]
     fn expiry_must_be_positive() {
-        assert_eq!(parse_expiry("30d").unwrap(), Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            parse_expiry("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
         assert!(matches!(parse_expiry("0s"), Err(ManageError::BadExpiry)));
         assert!(matches!(parse_expiry("-1d"), Err(ManageError::BadExpiry)));
         assert!(matches!(parse_expiry("soon"), Err(ManageError::BadExpiry)));

@@ -117,7 +117,9 @@ impl GatewayTokens {
     /// truncated paste never reaches the database.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, Rejection> {
         if let Err(e) = format::parse(token) {
-            return Err(Rejection::new(Reason::MalformedToken).detail(format!("gateway token: {e}")));
+            return Err(
+                Rejection::new(Reason::MalformedToken).detail(format!("gateway token: {e}"))
+            );
         }
         let hash = format::hash(token);
         // The first 16 hex of the SHA-256 is `principal::short_hash`: how a token is named in logs.
@@ -133,13 +135,17 @@ impl GatewayTokens {
         let record = match found {
             Lookup::Found(r) => r,
             Lookup::Missing => {
-                return Err(Rejection::new(Reason::TokenUnknown).detail(format!("gateway token {short} unknown")))
+                return Err(Rejection::new(Reason::TokenUnknown)
+                    .detail(format!("gateway token {short} unknown")))
             }
         };
         let now = self.now();
         if let Some(at) = record.revoked_at {
-            return Err(Rejection::new(Reason::TokenRevoked)
-                .detail(format!("gateway token {} revoked at {}", record.id, at.to_rfc3339())));
+            return Err(Rejection::new(Reason::TokenRevoked).detail(format!(
+                "gateway token {} revoked at {}",
+                record.id,
+                at.to_rfc3339()
+            )));
         }
         if record.expires_at <= now {
             return Err(Rejection::new(Reason::TokenExpired).detail(format!(

@@ -114,19 +114,25 @@ impl TokenStore {
     /// The row whose hash is `hash`, if any (the pipeline's lookup).
     pub async fn by_hash(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM gateway_tokens WHERE hash = $1");
-        Ok(on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(sql)
-            .bind(hash)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<
+            _,
+            TokenRecord,
+        >(sql)
+        .bind(hash)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// The row with this id, if any.
     pub async fn by_id(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM gateway_tokens WHERE id = $1");
-        Ok(on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(sql)
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?)
+        Ok(on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<
+            _,
+            TokenRecord,
+        >(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Every token of `user` (or of everyone), oldest first, revoked ones included.
@@ -136,16 +142,22 @@ impl TokenStore {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM gateway_tokens WHERE username = $1 ORDER BY created_at, id"
                 );
-                on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(sql)
-                    .bind(u)
-                    .fetch_all(pool)
-                    .await)?
+                on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(
+                    sql
+                )
+                .bind(u)
+                .fetch_all(pool)
+                .await)?
             }
             None => {
-                let sql = format!("SELECT {COLUMNS} FROM gateway_tokens ORDER BY username, created_at, id");
-                on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(sql)
-                    .fetch_all(pool)
-                    .await)?
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM gateway_tokens ORDER BY username, created_at, id"
+                );
+                on_pool!(&self.db, sql, |pool, sql| sqlx::query_as::<_, TokenRecord>(
+                    sql
+                )
+                .fetch_all(pool)
+                .await)?
             }
         };
         Ok(rows)

@@ -22,7 +22,10 @@ async fn the_admin_api_creates_lists_and_revokes_for_any_user() {
         .unwrap();
     let (status, v) = status_json(r).await;
     assert_eq!(status, 201, "{v}");
-    let (id, secret) = (v["id"].as_str().unwrap().to_string(), v["token"].as_str().unwrap().to_string());
+    let (id, secret) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+    );
     assert_eq!(v["user"], "carol");
     let r = env
         .http
@@ -44,7 +47,11 @@ async fn the_admin_api_creates_lists_and_revokes_for_any_user() {
         .await
         .unwrap();
     let (status, v) = status_json(r).await;
-    assert_eq!((status, v["reason"].as_str()), (400, Some("expiry_too_long")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (400, Some("expiry_too_long")),
+        "{v}"
+    );
     assert_eq!(env.use_token(&env.gw, &secret).await.0, 200);
     let r = env
         .http
@@ -83,18 +90,41 @@ fn cli(args: &[&str]) -> (bool, String, String) {
 async fn the_cli_creates_lists_and_revokes_in_the_shared_database() {
     let env = Env::start("").await;
     let file = env.dir.path().join("authgate.toml");
-    std::fs::write(&file, toml(&env.jira.url(), &env.db_url, true, env.dir.path(), "")).unwrap();
+    std::fs::write(
+        &file,
+        toml(&env.jira.url(), &env.db_url, true, env.dir.path(), ""),
+    )
+    .unwrap();
     let c = file.to_str().unwrap();
-    let (ok, out, err) = cli(&["token", "create", "-c", c, "--user", "alice", "--name", "ops", "--expires-in", "7d", "--read-only"]);
+    let (ok, out, err) = cli(&[
+        "token",
+        "create",
+        "-c",
+        c,
+        "--user",
+        "alice",
+        "--name",
+        "ops",
+        "--expires-in",
+        "7d",
+        "--read-only",
+    ]);
     assert!(ok, "{out}{err}");
     let mut lines = out.lines();
     let head = lines.next().unwrap();
     let secret = lines.next().unwrap().trim().to_string();
     assert!(secret.starts_with("gw_") && secret.len() == 49, "{out}");
-    assert!(head.contains("read-only") && head.contains("alice"), "{head}");
+    assert!(
+        head.contains("read-only") && head.contains("alice"),
+        "{head}"
+    );
     let id = head.split_whitespace().nth(1).unwrap().to_string();
 
-    assert_eq!(env.use_token(&env.gw, &secret).await.0, 200, "a gateway on the same database accepts it");
+    assert_eq!(
+        env.use_token(&env.gw, &secret).await.0,
+        200,
+        "a gateway on the same database accepts it"
+    );
 
     let (ok, out, err) = cli(&["token", "list", "-c", c, "--user", "alice"]);
     assert!(ok, "{err}");
@@ -108,6 +138,15 @@ async fn the_cli_creates_lists_and_revokes_in_the_shared_database() {
     let (ok, _, err) = cli(&["token", "revoke", "-c", c, "ffffffffffffffff"]);
     assert!(!ok);
     assert!(err.contains("no token has the id"), "{err}");
-    let (ok, _, err) = cli(&["token", "create", "-c", c, "--user", "alice", "--expires-in", "4000d"]);
+    let (ok, _, err) = cli(&[
+        "token",
+        "create",
+        "-c",
+        c,
+        "--user",
+        "alice",
+        "--expires-in",
+        "4000d",
+    ]);
     assert!(!ok && err.contains("max_expiry"), "{err}");
 }

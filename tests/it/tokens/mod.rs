@@ -41,7 +41,13 @@ pub struct Env {
 }
 
 /// A whole config: the stand-in upstream, `db_url`, and the test's own tables in `extra`.
-pub fn toml(jira_url: &str, db_url: &str, migrate: bool, dir: &std::path::Path, extra: &str) -> String {
+pub fn toml(
+    jira_url: &str,
+    db_url: &str,
+    migrate: bool,
+    dir: &std::path::Path,
+    extra: &str,
+) -> String {
     format!(
         r#"
 [server]
@@ -76,8 +82,16 @@ groups_claim = "groups"
 }
 
 /// Starts a gateway on `db_url` in front of `jira_url`, with `clock`.
-pub async fn gateway(jira_url: &str, db_url: &str, migrate: bool, dir: &std::path::Path, extra: &str, clock: &ManualClock) -> Gateway {
-    let config = authgate::config::from_toml(&toml(jira_url, db_url, migrate, dir, extra)).expect("test config checks");
+pub async fn gateway(
+    jira_url: &str,
+    db_url: &str,
+    migrate: bool,
+    dir: &std::path::Path,
+    extra: &str,
+    clock: &ManualClock,
+) -> Gateway {
+    let config = authgate::config::from_toml(&toml(jira_url, db_url, migrate, dir, extra))
+        .expect("test config checks");
     Gateway::start(
         config,
         StartOptions {
@@ -115,7 +129,15 @@ impl Env {
 
     /// Another gateway (a replica) on the same database and stand-in.
     pub async fn replica(&self) -> Gateway {
-        gateway(&self.jira.url(), &self.db_url, true, self.dir.path(), &self.extra, &self.clock).await
+        gateway(
+            &self.jira.url(),
+            &self.db_url,
+            true,
+            self.dir.path(),
+            &self.extra,
+            &self.clock,
+        )
+        .await
     }
 
     /// `http://addr` + `path` on `listen`.
@@ -140,7 +162,10 @@ impl Env {
     pub async fn alice_token(&self, body: Value) -> (String, String) {
         let (status, v) = self.create(&basic("alice", "alice-pw"), body).await;
         assert_eq!(status, 201, "{v}");
-        (v["id"].as_str().unwrap().to_string(), v["token"].as_str().unwrap().to_string())
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["token"].as_str().unwrap().to_string(),
+        )
     }
 
     /// `GET /rest/api/2/myself` through the gateway with `Bearer token`.

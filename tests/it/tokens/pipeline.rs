@@ -19,11 +19,24 @@ async fn the_product_sees_the_identity_header_and_never_the_token() {
     let sent = env.jira.requests();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].header("x-forwarded-user").as_deref(), Some("alice"));
-    assert!(sent[0].header("authorization").is_none(), "the token is not forwarded");
+    assert!(
+        sent[0].header("authorization").is_none(),
+        "the token is not forwarded"
+    );
     for (name, value) in sent[0].headers.iter() {
-        assert!(!value.as_bytes().windows(20).any(|w| secret.as_bytes().windows(20).any(|s| s == w)), "{name} carries the token");
+        assert!(
+            !value
+                .as_bytes()
+                .windows(20)
+                .any(|w| secret.as_bytes().windows(20).any(|s| s == w)),
+            "{name} carries the token"
+        );
     }
-    assert_eq!(env.gw.state.runtime.load().tokens.db_lookups(), 1, "one lookup for one use");
+    assert_eq!(
+        env.gw.state.runtime.load().tokens.db_lookups(),
+        1,
+        "one lookup for one use"
+    );
     assert_eq!(id.len(), 16);
 }
 
@@ -42,7 +55,11 @@ async fn a_read_only_token_may_read_but_not_write() {
         .await
         .unwrap();
     let (status, v) = status_json(r).await;
-    assert_eq!((status, v["reason"].as_str()), (403, Some("read_only")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (403, Some("read_only")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -53,7 +70,11 @@ async fn a_token_expires_by_the_injected_clock() {
     assert_eq!(status, 200);
     env.clock.advance(Duration::from_secs(3_600));
     let (status, v) = env.use_token(&env.gw, &secret).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("token_expired")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("token_expired")),
+        "{v}"
+    );
     assert_eq!(v["errorMessages"][0], "The token has expired.");
 }
 
@@ -75,7 +96,11 @@ async fn a_revocation_is_honoured_at_once_here_and_within_5s_on_a_replica() {
     assert_eq!(r.status(), 204);
     let revoked_at = Instant::now();
     let (status, v) = env.use_token(&env.gw, &secret).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("token_revoked")), "the revoking replica at once");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("token_revoked")),
+        "the revoking replica at once"
+    );
     // The other replica: its cached answer lives at most 5 s. Poll (bounded) until it refuses.
     let mut seen = None;
     for _ in 0..40 {
@@ -89,7 +114,10 @@ async fn a_revocation_is_honoured_at_once_here_and_within_5s_on_a_replica() {
     }
     let (after, v) = seen.expect("the replica refused the revoked token within 8 s");
     assert_eq!(v["reason"], "token_revoked");
-    assert!(after <= Duration::from_millis(5_500), "seen after {after:?}");
+    assert!(
+        after <= Duration::from_millis(5_500),
+        "seen after {after:?}"
+    );
     other.shutdown().await;
 }
 
@@ -98,10 +126,18 @@ async fn unknown_tokens_are_token_unknown_and_repeats_are_served_from_the_cache(
     let env = Env::start("").await;
     let junk = authgate::tokens::format::generate();
     let (status, v) = env.use_token(&env.gw, &junk).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("token_unknown")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("token_unknown")),
+        "{v}"
+    );
     let (status, _) = env.use_token(&env.gw, &junk).await;
     assert_eq!(status, 401);
-    assert_eq!(env.gw.state.runtime.load().tokens.db_lookups(), 1, "the miss was cached");
+    assert_eq!(
+        env.gw.state.runtime.load().tokens.db_lookups(),
+        1,
+        "the miss was cached"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +146,9 @@ async fn a_checksum_typo_is_refused_without_a_database_query() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let jira = authgate::standin::jira::JiraStandin::start(authgate::standin::jira::JiraOptions::jira()).await;
+    let jira =
+        authgate::standin::jira::JiraStandin::start(authgate::standin::jira::JiraOptions::jira())
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(SystemTime::now());
     let db = format!("postgres://authgate@127.0.0.1:{port}/none");
@@ -126,13 +164,25 @@ async fn a_checksum_typo_is_refused_without_a_database_query() {
     typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
     let typo = String::from_utf8(typo).unwrap();
     let (status, v) = call(typo).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("malformed_token")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("malformed_token")),
+        "{v}"
+    );
     let (status, v) = call(good[..40].to_string()).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("malformed_token")), "a truncated paste: {v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("malformed_token")),
+        "a truncated paste: {v}"
+    );
     assert_eq!(gw.state.runtime.load().tokens.db_lookups(), 0);
     // The control: a well-formed token does reach for the database, which is down.
     let (status, v) = call(good).await;
-    assert_eq!((status, v["reason"].as_str()), (503, Some("idp_unavailable")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (503, Some("idp_unavailable")),
+        "{v}"
+    );
     assert!(jira.requests().is_empty(), "nothing was forwarded");
 }
 
@@ -175,7 +225,12 @@ async fn the_secret_never_appears_in_logs_or_the_database() {
     assert_eq!(env.use_token(&env.gw, &secret).await.0, 200);
     let mut typo = secret.clone().into_bytes();
     typo[10] = if typo[10] == b'Q' { b'R' } else { b'Q' };
-    assert_eq!(env.use_token(&env.gw, &String::from_utf8(typo).unwrap()).await.0, 401);
+    assert_eq!(
+        env.use_token(&env.gw, &String::from_utf8(typo).unwrap())
+            .await
+            .0,
+        401
+    );
     let r = env
         .http
         .delete(env.url(&format!("/_authgate/tokens/{id}")))
@@ -190,7 +245,11 @@ async fn the_secret_never_appears_in_logs_or_the_database() {
     gw.shutdown().await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("gateway token created"), "the capture works: {}", &text[..text.len().min(2000)]);
+    assert!(
+        text.contains("gateway token created"),
+        "the capture works: {}",
+        &text[..text.len().min(2000)]
+    );
     let random = &secret[3..43];
     assert!(!text.contains(random), "the token appears in the logs");
     let rows = dump(&db_url, "gateway_tokens").await;
@@ -198,8 +257,20 @@ async fn the_secret_never_appears_in_logs_or_the_database() {
     assert!(rows[0].contains(&authgate::tokens::format::hash(&secret)));
     assert!(!rows[0].contains(random), "only the hash is stored");
     let audit = dump(&db_url, "audit").await;
-    assert!(audit.iter().any(|r| r.contains("token_create")), "the create is audited: {audit:?}");
-    assert!(audit.iter().any(|r| r.contains("token_revoke")), "the revoke is audited");
-    assert!(audit.iter().any(|r| r.contains("malformed_token")), "the failed attempt is audited");
-    assert!(audit.iter().all(|r| !r.contains(random)), "the token appears in the audit table");
+    assert!(
+        audit.iter().any(|r| r.contains("token_create")),
+        "the create is audited: {audit:?}"
+    );
+    assert!(
+        audit.iter().any(|r| r.contains("token_revoke")),
+        "the revoke is audited"
+    );
+    assert!(
+        audit.iter().any(|r| r.contains("malformed_token")),
+        "the failed attempt is audited"
+    );
+    assert!(
+        audit.iter().all(|r| !r.contains(random)),
+        "the token appears in the audit table"
+    );
 }
