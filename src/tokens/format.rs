@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn swapped_neighbours_are_caught() {
         let t = "gw_".to_string() + "abcdefghijABCDEFGHIJ0123456789klmnopqrst";
-        let good = format!("{t}{}", checksum(t[3..].as_bytes()));
+        let good = format!("{t}{}", checksum(&t.as_bytes()[3..]));
         assert_eq!(parse(&good), Ok(()));
         let swapped = format!("gw_bacdefghijABCDEFGHIJ0123456789klmnopqrst{}", &good[43..]);
         assert_eq!(parse(&swapped), Err(FormatError::Checksum));

@@ -274,3 +274,49 @@ async fn the_secret_never_appears_in_logs_or_the_database() {
         "the token appears in the audit table"
     );
 }
+
+#[tokio::test]
+async fn the_sqlite_store_creates_finds_lists_and_revokes_too() {
+    let jira = authgate::standin::jira::JiraStandin::start(authgate::standin::jira::JiraOptions::jira()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(SystemTime::now());
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("authgate.db").display());
+    let gw = gateway(&jira.url(), &db, true, dir.path(), "", &clock).await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", gw.addr);
+    let r = http
+        .post(format!("{base}/_authgate/tokens"))
+        .header("authorization", basic("alice", "alice-pw"))
+        .json(&json!({"name": "lite", "expires_in": "2h"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, v) = status_json(r).await;
+    assert_eq!(status, 201, "{v}");
+    let (id, secret) = (v["id"].as_str().unwrap().to_string(), v["token"].as_str().unwrap().to_string());
+    let myself = |t: String| {
+        let http = http.clone();
+        let url = format!("{base}/rest/api/2/myself");
+        async move { status_json(http.get(url).bearer_auth(t).send().await.unwrap()).await }
+    };
+    assert_eq!(myself(secret.clone()).await.0, 200);
+    let r = http
+        .get(format!("{base}/_authgate/tokens"))
+        .header("authorization", basic("alice", "alice-pw"))
+        .send()
+        .await
+        .unwrap();
+    let (_, list) = status_json(r).await;
+    assert_eq!(list["tokens"][0]["name"], "lite", "{list}");
+    assert_eq!(list["tokens"][0]["expires_at"], v["expires_at"], "times survive the round trip");
+    let r = http
+        .delete(format!("{base}/_authgate/tokens/{id}"))
+        .header("authorization", basic("alice", "alice-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (status, v) = myself(secret).await;
+    assert_eq!((status, v["reason"].as_str()), (401, Some("token_revoked")), "{v}");
+    gw.shutdown().await;
+}
