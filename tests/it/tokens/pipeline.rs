@@ -101,22 +101,26 @@ async fn a_revocation_is_honoured_at_once_here_and_within_5s_on_a_replica() {
         (401, Some("token_revoked")),
         "the revoking replica at once"
     );
-    // The other replica: its cached answer lives at most 5 s. Poll (bounded) until it refuses.
-    let mut seen = None;
+    // The other replica: its cached answer lives at most 5 s. Poll (bounded) until it
+    // refuses; the last request it still accepted must have been sent within 5 s.
+    let mut last_accepted = Duration::ZERO;
+    let mut refused = None;
     for _ in 0..40 {
+        let sent = revoked_at.elapsed();
         let (status, v) = env.use_token(&other, &secret).await;
         if status == 401 {
-            seen = Some((revoked_at.elapsed(), v));
+            refused = Some(v);
             break;
         }
         assert_eq!(status, 200);
+        last_accepted = sent;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (after, v) = seen.expect("the replica refused the revoked token within 8 s");
+    let v = refused.expect("the replica refused the revoked token");
     assert_eq!(v["reason"], "token_revoked");
     assert!(
-        after <= Duration::from_millis(5_500),
-        "seen after {after:?}"
+        last_accepted < Duration::from_secs(5),
+        "still accepted {last_accepted:?} after the revocation"
     );
     other.shutdown().await;
 }
@@ -277,10 +281,15 @@ async fn the_secret_never_appears_in_logs_or_the_database() {
 
 #[tokio::test]
 async fn the_sqlite_store_creates_finds_lists_and_revokes_too() {
-    let jira = authgate::standin::jira::JiraStandin::start(authgate::standin::jira::JiraOptions::jira()).await;
+    let jira =
+        authgate::standin::jira::JiraStandin::start(authgate::standin::jira::JiraOptions::jira())
+            .await;
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(SystemTime::now());
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("authgate.db").display());
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("authgate.db").display()
+    );
     let gw = gateway(&jira.url(), &db, true, dir.path(), "", &clock).await;
     let http = reqwest::Client::new();
     let base = format!("http://{}", gw.addr);
@@ -293,7 +302,10 @@ async fn the_sqlite_store_creates_finds_lists_and_revokes_too() {
         .unwrap();
     let (status, v) = status_json(r).await;
     assert_eq!(status, 201, "{v}");
-    let (id, secret) = (v["id"].as_str().unwrap().to_string(), v["token"].as_str().unwrap().to_string());
+    let (id, secret) = (
+        v["id"].as_str().unwrap().to_string(),
+        v["token"].as_str().unwrap().to_string(),
+    );
     let myself = |t: String| {
         let http = http.clone();
         let url = format!("{base}/rest/api/2/myself");
@@ -308,7 +320,10 @@ async fn the_sqlite_store_creates_finds_lists_and_revokes_too() {
         .unwrap();
     let (_, list) = status_json(r).await;
     assert_eq!(list["tokens"][0]["name"], "lite", "{list}");
-    assert_eq!(list["tokens"][0]["expires_at"], v["expires_at"], "times survive the round trip");
+    assert_eq!(
+        list["tokens"][0]["expires_at"], v["expires_at"],
+        "times survive the round trip"
+    );
     let r = http
         .delete(format!("{base}/_authgate/tokens/{id}"))
         .header("authorization", basic("alice", "alice-pw"))
@@ -317,6 +332,10 @@ async fn the_sqlite_store_creates_finds_lists_and_revokes_too() {
         .unwrap();
     assert_eq!(r.status(), 204);
     let (status, v) = myself(secret).await;
-    assert_eq!((status, v["reason"].as_str()), (401, Some("token_revoked")), "{v}");
+    assert_eq!(
+        (status, v["reason"].as_str()),
+        (401, Some("token_revoked")),
+        "{v}"
+    );
     gw.shutdown().await;
 }
