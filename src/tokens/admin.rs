@@ -42,6 +42,7 @@ pub async fn serve(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
+    let started = std::time::Instant::now();
     let mut row = Row {
         rid,
         peer,
@@ -66,7 +67,15 @@ pub async fn serve(
     };
     if let Some(reason) = reason {
         let decision = if status < 400 { "allow" } else { "deny" };
-        row.record(state, query.as_deref(), decision, reason, status);
+        let latency_us = started.elapsed().as_micros() as u64;
+        row.record(
+            state,
+            query.as_deref(),
+            decision,
+            reason,
+            status,
+            latency_us,
+        );
     }
     resp
 }
@@ -88,6 +97,7 @@ impl Row<'_> {
         decision: &str,
         reason: &str,
         status: u16,
+        latency_us: u64,
     ) {
         let shared = &state.shared;
         shared.audit.record(AuditEvent {
@@ -105,7 +115,7 @@ impl Row<'_> {
             reason: reason.into(),
             status,
             upstream_status: None,
-            latency_us: 0,
+            latency_us,
             upstream_latency_us: None,
             bytes_sent: 0,
         });

@@ -180,8 +180,11 @@ async fn create(
         read_only = created.record.read_only,
         "gateway token created"
     );
-    let resp = json_response(StatusCode::CREATED, &manage::created_json(&created));
-    audit_action(state, ctx, 201, "token_create");
+    let body = manage::created_json(&created).to_string();
+    let sent = body.len() as u64;
+    let mut resp = json_response(StatusCode::CREATED, &serde_json::Value::Null);
+    *resp.body_mut() = crate::body::full(body);
+    audit_action(state, ctx, 201, "token_create", sent);
     Ok(resp)
 }
 
@@ -230,7 +233,7 @@ async fn revoke(
     tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
-    audit_action(state, ctx, 204, "token_revoke");
+    audit_action(state, ctx, 204, "token_revoke", 0);
     Ok(resp)
 }
 
@@ -253,7 +256,7 @@ fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// The audit row of a successful create or revoke (`decision` allow, `reason` the action).
-fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str) {
+fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str, bytes_sent: u64) {
     let shared = &state.shared;
     shared.audit.record(AuditEvent {
         ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
@@ -276,6 +279,6 @@ fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str) {
         upstream_status: None,
         latency_us: ctx.started.elapsed().as_micros() as u64,
         upstream_latency_us: None,
-        bytes_sent: 0,
+        bytes_sent,
     });
 }
