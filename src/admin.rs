@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
@@ -35,7 +36,7 @@ pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
             _ = &mut shutdown => return,
         };
@@ -45,7 +46,7 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn
             let svc = service_fn(move |req| {
                 let state = Arc::clone(&state);
                 let reload = Arc::clone(&reload);
-                async move { Ok::<_, Infallible>(route(state, reload, req).await) }
+                async move { Ok::<_, Infallible>(route(state, reload, req, peer).await) }
             });
             let _ = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)
@@ -60,7 +61,7 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>) -> Response<Body> {
+async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let path = req.uri().path().to_string();
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
@@ -88,7 +89,7 @@ async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>) -
             if !ct_eq(presented.as_bytes(), expected.expose().as_bytes()) {
                 return Rejection::new(Reason::AdminUnauthorized).into_response(&rid);
             }
-            admin_route(state, reload, req, &rid).await
+            admin_route(state, reload, req, &rid, peer).await
         }
         _ => Rejection::new(Reason::NotFound).into_response("admin"),
     }
@@ -116,8 +117,19 @@ async fn readyz(state: &AppState) -> Response<Body> {
     }
 }
 
-async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
+async fn admin_route(
+    state: Arc<AppState>,
+    reload: ReloadFn,
+    req: Request<Incoming>,
+    rid: &str,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let path = req.uri().path();
+    if path == "/admin/tokens" || path.starts_with("/admin/tokens/") {
+        return crate::tokens::admin::serve(&state, req, rid, peer).await;
+    }
     match (req.method(), req.uri().path()) {
+        (&Method::POST, "/admin/test-token") => test_token(&state, req, rid).await,
         (&Method::GET, "/admin/audit") => admin_audit(&state, req.uri().query().unwrap_or("")).await,
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
@@ -125,6 +137,43 @@ async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incomi
         },
         _ => Rejection::new(Reason::NotFound).into_response(rid),
     }
+}
+
+/// `POST /admin/test-token` `{"token": "...", "method": "GET", "path": "/rest/api/2/myself"}`:
+/// the `test-token` report as JSON (200 whatever the decision; 400 on a bad body).
+async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Response<Body> {
+    use http_body_util::{BodyExt, Limited};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        token: String,
+        #[serde(default = "get")]
+        method: String,
+        #[serde(default = "myself")]
+        path: String,
+    }
+    fn get() -> String {
+        "GET".into()
+    }
+    fn myself() -> String {
+        "/rest/api/2/myself".into()
+    }
+    let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Rejection::new(Reason::BodyTooLarge).into_response(rid),
+    };
+    let ask: Ask = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(_) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"errorMessages": ["expected {\"token\": \"...\", \"method\": \"GET\", \"path\": \"/rest/...\"}"], "errors": {}}),
+            )
+        }
+    };
+    let rt = state.runtime.load_full();
+    let report = crate::cmd::test_token::report(&rt, &ask.token, &ask.method, &ask.path).await;
+    json_response(StatusCode::OK, &serde_json::to_value(&report).unwrap_or_default())
 }
 
 /// `GET /admin/audit?since=&until=&user=&status=&decision=&limit=&cursor=`: one page, newest

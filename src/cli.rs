@@ -32,6 +32,12 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// Start a Jira stand-in and authgate in front of it, with nothing else set up.
     Demo,
+    /// Run a token through the real providers and rules for a method and path, printing
+    /// every step; exit 0 when the request would be allowed.
+    TestToken(TestTokenArgs),
+    /// Manage gateway-issued API tokens directly in the database (operator use).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Query the audit store, newest first.
     Audit {
         /// Config file.
@@ -45,6 +51,65 @@ pub enum Command {
     Migrate(ConfigArg),
 }
 
+/// `authgate token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown only this once).
+    Create {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A name, unique per user (default: token-<id>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. 30d (default: tokens.default_expiry; at most tokens.max_expiry).
+        #[arg(long = "expires-in")]
+        expires_in: Option<String>,
+        /// Only reads are allowed with this token.
+        #[arg(long = "read-only")]
+        read_only: bool,
+    },
+    /// List tokens (never their secrets), revoked ones included.
+    List {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The token id (from `token list`).
+        id: String,
+    },
+}
+
+/// `authgate test-token`
+#[derive(Debug, clap::Args)]
+pub struct TestTokenArgs {
+    /// Config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Method of the simulated request.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Path (and query) of the simulated request.
+    #[arg(long, default_value = "/rest/api/2/myself")]
+    pub path: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The token (or a whole `Authorization` value); `-` or nothing reads it from stdin.
+    pub token: Option<String>,
+}
+
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -52,6 +117,16 @@ pub fn main() -> ExitCode {
         Command::Run(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::run(&c.config))),
         Command::CheckConfig(c) => crate::cmd::check_config(&c.config),
         Command::Demo => runtime().and_then(|rt| rt.block_on(crate::cmd::demo())),
+        Command::Token(t) => runtime().and_then(|rt| rt.block_on(token(t))),
+        Command::TestToken(a) => runtime().and_then(|rt| {
+            rt.block_on(crate::cmd::test_token(
+                &a.config.config,
+                a.token.as_deref(),
+                &a.method,
+                &a.path,
+                a.json,
+            ))
+        }),
         Command::Audit { config, args } => {
             runtime().and_then(|rt| rt.block_on(crate::cmd::audit(&config.config, &args)))
         }
@@ -63,6 +138,29 @@ pub fn main() -> ExitCode {
             eprintln!("authgate: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+async fn token(t: TokenCommand) -> Result<ExitCode> {
+    use crate::cmd::token;
+    match t {
+        TokenCommand::Create {
+            config,
+            user,
+            name,
+            expires_in,
+            read_only,
+        } => {
+            let args = token::CreateArgs {
+                user,
+                name,
+                expires_in,
+                read_only,
+            };
+            token::create(&config.config, args).await
+        }
+        TokenCommand::List { config, user } => token::list(&config.config, user.as_deref()).await,
+        TokenCommand::Revoke { config, id } => token::revoke(&config.config, &id).await,
     }
 }
 

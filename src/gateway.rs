@@ -74,7 +74,7 @@ pub async fn handle(
         }
         match pipeline::run(&rt, &parts, &mut ctx).await {
             Outcome::Reject(r) => Err(r),
-            Outcome::Local(route) => Ok(crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await),
+            Outcome::Local(route) => crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await,
             Outcome::Forward(handoff) => {
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
                 // Jira prefers a valid session over Basic or a PAT, so with session cookies

@@ -34,7 +34,7 @@ pub struct Runtime {
     pub passthrough: Passthrough,
     /// Group rules.
     pub authz: Authz,
-    /// Rate limiter (carried over across reloads when its settings are unchanged).
+    /// Rate limiter (per-quota counters carried over across reloads when the quota is unchanged).
     pub limiter: Arc<RateLimiter>,
     /// The upstream client.
     pub upstream: Upstream,
@@ -90,17 +90,34 @@ impl Runtime {
         shared: &Shared,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, BuildError> {
-        let authn = Authenticators::build(&config, &shared.http).await?;
-        let limiter = match previous {
-            Some(p) => Arc::clone(&p.limiter),
-            None => Arc::new(RateLimiter::new(&config.rate_limit)),
-        };
+        let authn = Authenticators::build(
+            &config,
+            crate::authn::Deps {
+                http: shared.http.clone(),
+                clock: shared.clock.clone(),
+                metrics: Arc::clone(&shared.metrics),
+            },
+        )
+        .await?;
+        // Counters of unchanged quotas survive the reload; changed quotas start fresh.
+        let limiter = Arc::new(match previous {
+            Some(p) => p.limiter.rebuild(&config.rate_limit),
+            None => RateLimiter::new(&config.rate_limit),
+        });
+        if limiter.enabled() {
+            limiter.spawn_pruner(crate::pipeline::rate_limit::PRUNE_EVERY);
+        }
         let upstream = Upstream::new(&config.upstream).map_err(BuildError::Upstream)?;
         Ok(Runtime {
             authn,
-            tokens: GatewayTokens,
-            groups: Groups::new(&config.groups),
-            passthrough: Passthrough,
+            // Carried over: the lookup cache, the last-used writer and the failed-Basic
+            // counters belong to the database, which a reload does not change.
+            tokens: match previous {
+                Some(p) => p.tokens.clone(),
+                None => GatewayTokens::new(shared),
+            },
+            groups: Groups::new(&config, &shared.http, &shared.metrics),
+            passthrough: Passthrough::new(&config, &shared.http, &shared.metrics),
             authz: Authz::new(&config.access),
             limiter,
             upstream,

@@ -6,9 +6,12 @@ mod check_config;
 mod demo;
 mod migrate;
 mod run;
+pub mod token;
+pub mod test_token;
 
 pub use audit::{audit, AuditArgs};
 pub use check_config::check_config;
 pub use demo::demo;
 pub use migrate::migrate;
 pub use run::run;
+pub use test_token::test_token;

@@ -170,7 +170,11 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
     ctx.stage = Stage::Authz;
     let permitted = match principal {
         Some(p) => {
-            let p = rt.groups.resolve(p).await?;
+            // Pass-through callers already carry the product's groups (asked once, cached).
+            let p = match &decided {
+                CredentialDecision::PassThrough(_) => p,
+                _ => rt.groups.resolve(p).await?,
+            };
             Some(rt.authz.check(p, &parts.method, relative, &parts.headers, parts.uri.query())?)
         }
         None => None,

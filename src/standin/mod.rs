@@ -1,7 +1,9 @@
 //! Stand-ins for the demo and the tests: a Jira that records what it receives, and an IdP.
 //!
 //! - `jira` — the Jira / Confluence Data Center stand-in.
-//! - `postgres` — a real PostgreSQL 15 started in a temp dir (tests and benches).
+//! - `idp`  — an IdP: JWKS, OIDC discovery and RFC 7662 introspection with switchable answers.
+//! - `postgres` — a real PostgreSQL 15 for tests and benches.
 
+pub mod idp;
 pub mod jira;
 pub mod postgres;

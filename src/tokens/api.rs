@@ -1,21 +1,284 @@
-//! `/_authgate/*` on `listen` (CONTRACT §5). Placeholder until issue 6: every path is 404.
+//! `/_authgate/*` on `listen` (CONTRACT §5): self-service tokens.
+//!
+//! `POST /_authgate/tokens` `{"name","expires_in","read_only"}` -> 201 with the secret (once);
+//! `GET /_authgate/tokens` -> the caller's tokens (admins: `?user=NAME` or `?all=true`);
+//! `DELETE /_authgate/tokens/{id}` -> 204 (owner or admin; anyone else's token is 404).
+//!
+//! Owns: routing under `/_authgate`, the IP allow-list there (always applied: these endpoints
+//! mint API credentials), the 16 KiB body limit, the group rules (`allow_user_creation`,
+//! `token_creation_groups`, `admin_groups`), and the audit rows of successful creates and
+//! revokes (refusals come back as a `Rejection`, which the gateway audits like any other).
 
-use http::Response;
+use http::{Method, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use serde::Deserialize;
 
-use crate::body::Body;
-use crate::pipeline::{LocalRoute, RequestCtx};
+use super::manage::{self, CreateRequest};
+use crate::audit::AuditEvent;
+use crate::body::{empty, json_response, Body};
+use crate::pipeline::{Decision, LocalRoute, RequestCtx, Stage};
+use crate::principal::Principal;
 use crate::reject::{Reason, Rejection};
 use crate::state::{AppState, Runtime};
 
-/// Answers a request under `/_authgate`.
+/// Largest request body accepted under `/_authgate` (larger -> 413 `body_too_large`).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The body of `POST /_authgate/tokens`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: Option<String>,
+    expires_in: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+}
+
+enum Route {
+    Tokens,
+    Token(String),
+}
+
+/// Answers a request under `/_authgate`. Refusals are returned, not answered, so the gateway
+/// logs, counts and audits them with their reason.
 pub async fn serve(
-    _state: &AppState,
-    _rt: &Runtime,
+    state: &AppState,
+    rt: &Runtime,
     _route: LocalRoute,
-    _parts: http::request::Parts,
-    _body: Incoming,
+    parts: http::request::Parts,
+    body: Incoming,
     ctx: &mut RequestCtx,
-) -> Response<Body> {
-    Rejection::new(Reason::NotFound).into_response(&ctx.request_id)
+) -> Result<Response<Body>, Rejection> {
+    let cfg = &rt.config;
+    ctx.stage = Stage::IpFilter;
+    let client = cfg.ip.client_ip(ctx.peer.ip(), &parts.headers);
+    let ip_decision = cfg.ip.check(&client);
+    let client_ip = client.to_string();
+    ctx.client_ip = Some(client);
+    if let Decision::Reject(r) = ip_decision {
+        return Err(r);
+    }
+
+    ctx.stage = Stage::Reserved;
+    let relative = ctx
+        .path
+        .strip_prefix(cfg.upstream.context_path.as_str())
+        .unwrap_or(&ctx.path)
+        .to_string();
+    let route = match relative.strip_prefix("/_authgate/tokens") {
+        Some("") => Route::Tokens,
+        Some(rest) => match rest.strip_prefix('/') {
+            Some(id) if !id.is_empty() && !id.contains('/') => Route::Token(id.to_string()),
+            _ => return Err(Rejection::new(Reason::NotFound)),
+        },
+        None => return Err(Rejection::new(Reason::NotFound)),
+    };
+    let method = parts.method.clone();
+    match (&route, &method) {
+        (Route::Tokens, &Method::GET | &Method::POST) | (Route::Token(_), &Method::DELETE) => {}
+        _ => return Err(Rejection::new(Reason::MethodNotAllowed)),
+    }
+    // A declared oversize body is refused before anyone is asked who the caller is.
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(Rejection::new(Reason::BodyTooLarge));
+    }
+
+    ctx.stage = Stage::Authn;
+    if let Ok(c) = crate::pipeline::credential::classify(&parts.headers) {
+        ctx.credential = c.kind();
+    }
+    let caller = super::caller::identify(state, rt, &parts.headers, &client_ip).await?;
+    ctx.credential = caller.credential();
+    ctx.provider = caller.provider().map(str::to_string);
+    ctx.username = Some(caller.username().to_string());
+    let is_admin = caller.in_any(&cfg.access.admin_groups);
+
+    ctx.stage = Stage::Authz;
+    match (route, method) {
+        (Route::Tokens, Method::POST) => {
+            let body = read_body(body).await?;
+            create(state, rt, ctx, &caller, is_admin, &body).await
+        }
+        (Route::Tokens, _) => list(rt, &caller, is_admin, parts.uri.query()).await,
+        (Route::Token(id), _) => {
+            ctx.token_id = Some(id.clone());
+            revoke(state, rt, ctx, &caller, is_admin, &id).await
+        }
+    }
+}
+
+async fn read_body(body: Incoming) -> Result<bytes::Bytes, Rejection> {
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Rejection::new(Reason::BodyTooLarge))
+        }
+        Err(e) => {
+            Err(Rejection::new(Reason::MalformedRequest).detail(format!("reading the body: {e}")))
+        }
+    }
+}
+
+async fn create(
+    state: &AppState,
+    rt: &Runtime,
+    ctx: &mut RequestCtx,
+    caller: &Principal,
+    is_admin: bool,
+    body: &[u8],
+) -> Result<Response<Body>, Rejection> {
+    let cfg = &rt.config;
+    if !cfg.tokens.allow_user_creation && !is_admin {
+        return Err(Rejection::new(Reason::TokenCreationDenied).detail(
+            "tokens.allow_user_creation is off and the caller is not in access.admin_groups",
+        ));
+    }
+    let groups = &cfg.access.token_creation_groups;
+    if !groups.is_empty() && !is_admin && !caller.in_any(groups) {
+        return Err(Rejection::new(Reason::TokenCreationDenied)
+            .detail("the caller is in none of access.token_creation_groups"));
+    }
+    let req: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Rejection::new(Reason::MalformedRequest)
+                .public_note("The body must be JSON: {\"name\", \"expires_in\", \"read_only\"}.")
+                .detail(format!("token request body: {e}"))
+        })?
+    };
+    let expires_in = match req.expires_in.as_deref() {
+        Some(t) => Some(manage::parse_expiry(t).map_err(|e| e.rejection())?),
+        None => None,
+    };
+    let now = rt.tokens.now();
+    let created = manage::create(
+        rt.tokens.store(),
+        &cfg.tokens,
+        now,
+        CreateRequest {
+            user: caller.username().to_string(),
+            name: req.name,
+            expires_in,
+            read_only: req.read_only,
+            created_by: caller.username().to_string(),
+            enforce_limit: true,
+        },
+    )
+    .await
+    .map_err(|e| e.rejection())?;
+    ctx.token_id = Some(created.record.id.clone());
+    tracing::info!(
+        token_id = %created.record.id,
+        user = %created.record.username,
+        read_only = created.record.read_only,
+        "gateway token created"
+    );
+    let body = manage::created_json(&created).to_string();
+    let sent = body.len() as u64;
+    let mut resp = json_response(StatusCode::CREATED, &serde_json::Value::Null);
+    *resp.body_mut() = crate::body::full(body);
+    audit_action(state, ctx, 201, "token_create", sent);
+    Ok(resp)
+}
+
+async fn list(
+    rt: &Runtime,
+    caller: &Principal,
+    is_admin: bool,
+    query: Option<&str>,
+) -> Result<Response<Body>, Rejection> {
+    let mut user = Some(caller.username().to_string());
+    for (k, v) in url_pairs(query) {
+        match (k.as_str(), is_admin) {
+            ("user", true) => user = Some(v),
+            ("all", true) if v == "true" => user = None,
+            // Someone else's list is as invisible as someone else's token.
+            ("user", false) if v != caller.username() => {
+                return Err(Rejection::new(Reason::NotFound))
+            }
+            _ => {}
+        }
+    }
+    let records = rt
+        .tokens
+        .store()
+        .list(user.as_deref())
+        .await
+        .map_err(|e| manage::ManageError::Store(e).rejection())?;
+    Ok(json_response(StatusCode::OK, &manage::list_json(&records)))
+}
+
+async fn revoke(
+    state: &AppState,
+    rt: &Runtime,
+    ctx: &mut RequestCtx,
+    caller: &Principal,
+    is_admin: bool,
+    id: &str,
+) -> Result<Response<Body>, Rejection> {
+    let now = rt.tokens.now();
+    let record = manage::revoke(rt.tokens.store(), now, id, |r| {
+        is_admin || r.username == caller.username()
+    })
+    .await
+    .map_err(|e| e.rejection())?;
+    rt.tokens.forget(&record.hash).await;
+    tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
+    let mut resp = Response::new(empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    audit_action(state, ctx, 204, "token_revoke", 0);
+    Ok(resp)
+}
+
+/// Decoded `key=value` pairs of a query string.
+fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The audit row of a successful create or revoke (`decision` allow, `reason` the action).
+fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str, bytes_sent: u64) {
+    let shared = &state.shared;
+    shared.audit.record(AuditEvent {
+        ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
+        request_id: ctx.request_id.clone(),
+        client_ip: ctx
+            .client_ip
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| ctx.peer.ip().to_canonical().to_string()),
+        method: ctx.method.to_string(),
+        path: ctx.path.clone(),
+        query: ctx.query.as_deref().map(crate::gateway::redact_query),
+        credential: ctx.credential.as_str().to_string(),
+        provider: ctx.provider.clone(),
+        username: ctx.username.clone(),
+        token_id: ctx.token_id.clone(),
+        decision: "allow".into(),
+        reason: action.into(),
+        status,
+        upstream_status: None,
+        latency_us: ctx.started.elapsed().as_micros() as u64,
+        upstream_latency_us: None,
+        bytes_sent,
+    });
 }

@@ -1,16 +1,27 @@
 //! The integration tests: one binary, real servers on loopback port 0.
 //!
-//! - `support`  — fixtures: a real Postgres, gateway start-up helpers.
+//! - `support`  — fixtures: a real Postgres, gateway start-up helpers, test tokens.
 //! - `proxy`    — issue 2: forwarding, streaming, path rejections, headers, upstream faults, reload.
 //! - `pipeline` — issue 3: switches, rules, reserved paths, IP filter, identity hand-off.
-//! - `audit`    — issue 9: the store suite, the same against SQLite and Postgres.
-//! - `audit_writer` — issue 9: the writer under faults (Postgres stopped, queue full, restarts).
-//! - `audit_gateway` — issue 9: audit end to end through a running gateway and `/admin/audit`.
+//! - `authn*`   — issue 4: token validation (static keys, JWKS, introspection, Wycheproof
+//!   vectors, end to end through a gateway, test-token).
+//! - `tokens`   — issue 6: gateway-issued tokens: self-service, admin API, CLI, use in the pipeline.
+//! - `audit` — the audit store suite, the same against SQLite and Postgres.
+//! - `audit_writer` — the writer under faults (Postgres stopped, queue full, restarts).
+//! - `authz`, `rate_limit` — issue 5: group rules, pass-through identity, rate limits.
+//! - `audit_gateway` — audit end to end through a running gateway and `/admin/audit`.
 
 mod audit;
 mod audit_gateway;
 mod audit_writer;
 mod support;
 
+mod authn;
+mod authn_introspection;
+mod authn_jwks;
+mod authn_wycheproof;
 mod pipeline;
 mod proxy;
+mod authz;
+mod rate_limit;
+mod tokens;

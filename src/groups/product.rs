@@ -1,0 +1,253 @@
+//! Asking the product who a user is and which groups they are in (atlassian.md §2).
+//!
+//! Owns: [`ProductClient`], the only code that calls the product's user and group endpoints
+//! (used by `groups` for `source = "upstream"` and by `passthrough`), and [`LookupError`].
+//! Jira: `GET /rest/api/2/user?username=…&expand=groups` and `/rest/api/2/myself?expand=groups`
+//! (groups in `groups.items[].name`; an answer whose `size` is larger than its items is
+//! refused rather than read as fewer groups). Confluence: `/rest/api/user/current` and the
+//! paged `/rest/api/user/memberof?username=…&start=&limit=`. Answers are read up to 1 MiB;
+//! the shared client follows no redirect. The caller decides which headers go along.
+
+use std::time::Duration;
+
+use http::{HeaderMap, StatusCode};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::Value;
+
+use crate::config::{Product, UpstreamSettings};
+
+/// Largest answer read from the product.
+const MAX_BODY: usize = 1 << 20;
+/// Confluence `memberof` page size.
+const PAGE: usize = 200;
+/// At most this many `memberof` pages (10 000 groups).
+const MAX_PAGES: usize = 50;
+/// Lookups never wait longer than this, whatever `upstream.timeout` says.
+const MAX_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a lookup gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The product refused the credential (401, or 403 on the who-am-I call).
+    #[error("the product refused the credential ({0})")]
+    Rejected(u16),
+    /// No usable answer: unreachable, timeout, 5xx, redirect, unexpected status or shape.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A user and their groups, as the product reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The product's username.
+    pub username: String,
+    /// Group names.
+    pub groups: Vec<String>,
+}
+
+/// Calls the product's user and group endpoints.
+#[derive(Debug, Clone)]
+pub struct ProductClient {
+    http: reqwest::Client,
+    base: String,
+    product: Product,
+    timeout: Duration,
+}
+
+impl ProductClient {
+    /// A client for `upstream.url` + `upstream.context_path`.
+    pub fn new(upstream: &UpstreamSettings, http: &reqwest::Client) -> Self {
+        let scheme = upstream.url.scheme_str().unwrap_or("http");
+        let authority = upstream.url.authority().map(|a| a.as_str()).unwrap_or("");
+        ProductClient {
+            http: http.clone(),
+            base: format!("{scheme}://{authority}{}", upstream.context_path),
+            product: upstream.product,
+            timeout: upstream.timeout.min(MAX_TIMEOUT),
+        }
+    }
+
+    /// Groups of `username`, asked with `headers` (the identity hand-off).
+    pub async fn user_groups(&self, username: &str, headers: &HeaderMap) -> Result<Vec<String>, LookupError> {
+        let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
+        match self.product {
+            Product::Jira => {
+                let v = self
+                    .get(&format!("/rest/api/2/user?username={user}&expand=groups"), headers, false)
+                    .await?;
+                if let Some(name) = v.get("name").and_then(Value::as_str) {
+                    if !name.eq_ignore_ascii_case(username) {
+                        return Err(LookupError::Unavailable(format!(
+                            "asked for `{}`, the product answered `{}`",
+                            username.escape_default(),
+                            name.escape_default()
+                        )));
+                    }
+                }
+                jira_groups(&v)
+            }
+            Product::Confluence => self.memberof(username, headers).await,
+        }
+    }
+
+    /// Who the holder of the credential in `headers` is, with their groups.
+    pub async fn whoami(&self, headers: &HeaderMap) -> Result<Identity, LookupError> {
+        match self.product {
+            Product::Jira => {
+                let v = self.get("/rest/api/2/myself?expand=groups", headers, true).await?;
+                let username = name_of(&v, "name")?;
+                Ok(Identity {
+                    groups: jira_groups(&v)?,
+                    username,
+                })
+            }
+            Product::Confluence => {
+                let v = self.get("/rest/api/user/current", headers, true).await?;
+                if v.get("type").and_then(Value::as_str) == Some("anonymous") {
+                    // Confluence answers 200 for anonymous callers: the credential did not count.
+                    return Err(LookupError::Rejected(200));
+                }
+                let username = name_of(&v, "username")?;
+                let groups = self.memberof(&username, headers).await?;
+                Ok(Identity { username, groups })
+            }
+        }
+    }
+
+    async fn memberof(&self, username: &str, headers: &HeaderMap) -> Result<Vec<String>, LookupError> {
+        let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
+        let mut groups = Vec::new();
+        for page in 0..MAX_PAGES {
+            let start = page * PAGE;
+            let v = self
+                .get(
+                    &format!("/rest/api/user/memberof?username={user}&start={start}&limit={PAGE}"),
+                    headers,
+                    false,
+                )
+                .await?;
+            let results = v
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| LookupError::Unavailable("memberof answer has no `results`".into()))?;
+            for r in results {
+                let name = r
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| LookupError::Unavailable("memberof result without a name".into()))?;
+                groups.push(name.to_string());
+            }
+            let has_next = v.pointer("/_links/next").is_some_and(|n| !n.is_null());
+            if results.len() < PAGE || !has_next {
+                return Ok(groups);
+            }
+        }
+        Err(LookupError::Unavailable(format!("more than {} groups", PAGE * MAX_PAGES)))
+    }
+
+    /// GET `path` with `headers`; `who` marks the who-am-I call, where 403 refuses the
+    /// credential (Jira's CAPTCHA lock-out) rather than a permission.
+    async fn get(&self, path: &str, headers: &HeaderMap, who: bool) -> Result<Value, LookupError> {
+        let url = format!("{}{path}", self.base);
+        let mut resp = self
+            .http
+            .get(&url)
+            .headers(headers.clone())
+            .header(http::header::ACCEPT, "application/json")
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                let what = if e.is_timeout() { "timed out" } else { "failed" };
+                LookupError::Unavailable(format!("product lookup {what}: {}", without_url(&e)))
+            })?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || (who && status == StatusCode::FORBIDDEN) {
+            return Err(LookupError::Rejected(status.as_u16()));
+        }
+        if !status.is_success() {
+            return Err(LookupError::Unavailable(format!("product answered {status} to a user lookup")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| LookupError::Unavailable(format!("reading the product's answer: {}", without_url(&e))))?
+        {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(LookupError::Unavailable("the product's answer is larger than 1 MiB".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        serde_json::from_slice(&body)
+            .map_err(|_| LookupError::Unavailable("the product's answer is not JSON".into()))
+    }
+}
+
+/// `reqwest` errors name the URL; the query holds a username, which is fine, but keep the
+/// message short and free of upstream addresses anyway.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(u.as_str(), "<product>");
+    }
+    s
+}
+
+fn name_of(v: &Value, field: &str) -> Result<String, LookupError> {
+    match v.get(field).and_then(Value::as_str) {
+        Some(n) if !n.is_empty() => Ok(n.to_string()),
+        _ => Err(LookupError::Unavailable(format!("the product's user record has no `{field}`"))),
+    }
+}
+
+/// `groups.items[].name`; a missing or truncated list is an error, never "no groups".
+fn jira_groups(v: &Value) -> Result<Vec<String>, LookupError> {
+    let g = v
+        .get("groups")
+        .ok_or_else(|| LookupError::Unavailable("the user record has no `groups`".into()))?;
+    let items = g
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| LookupError::Unavailable("`groups` has no `items`".into()))?;
+    let mut out = Vec::with_capacity(items.len());
+    for i in items {
+        let name = i
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| LookupError::Unavailable("a group without a name".into()))?;
+        out.push(name.to_string());
+    }
+    if let Some(size) = g.get("size").and_then(Value::as_u64) {
+        if size > out.len() as u64 {
+            return Err(LookupError::Unavailable(format!(
+                "the product listed {} of {size} groups",
+                out.len()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn jira_groups_are_read_strictly() {
+        let ok = json!({"name": "bob", "groups": {"size": 2, "items": [{"name": "a"}, {"name": "b"}]}});
+        assert_eq!(jira_groups(&ok), Ok(vec!["a".to_string(), "b".to_string()]));
+        let none = json!({"name": "carol", "groups": {"size": 0, "items": []}});
+        assert_eq!(jira_groups(&none), Ok(vec![]));
+        for bad in [
+            json!({"name": "x"}),
+            json!({"groups": {"size": 1}}),
+            json!({"groups": {"size": 3, "items": [{"name": "a"}]}}),
+            json!({"groups": {"items": [{"nam": "a"}]}}),
+            json!({"groups": {"items": [{"name": 5}]}}),
+        ] {
+            assert!(matches!(jira_groups(&bad), Err(LookupError::Unavailable(_))), "{bad}");
+        }
+    }
+}
