@@ -76,7 +76,11 @@ impl Passthrough {
 
     /// The caller's principal (groups from the product), or `None` when identity
     /// resolution is off or the credential is not a pass-through one.
-    pub async fn identify(&self, credential: &Credential, headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
+    pub async fn identify(
+        &self,
+        credential: &Credential,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Rejection> {
         let Some(inner) = &self.inner else {
             return Ok(None);
         };
@@ -100,17 +104,27 @@ impl Passthrough {
                 }
             })
             .await
-            .map_err(|e| Rejection::new(Reason::GroupsUnavailable).detail(format!("{} caller: {e}", kind.as_str())))?;
+            .map_err(|e| {
+                Rejection::new(Reason::GroupsUnavailable)
+                    .detail(format!("{} caller: {e}", kind.as_str()))
+            })?;
         inner.metrics.cache("passthrough", !entry.is_fresh());
         match entry.value().as_ref() {
-            Answer::Rejected(status) => Err(Rejection::new(Reason::CredentialRejected).detail(format!(
-                "the product refused the {} credential ({status}){}",
-                kind.as_str(),
-                if entry.is_fresh() { "" } else { ", cached" }
-            ))),
+            Answer::Rejected(status) => {
+                Err(Rejection::new(Reason::CredentialRejected).detail(format!(
+                    "the product refused the {} credential ({status}){}",
+                    kind.as_str(),
+                    if entry.is_fresh() { "" } else { ", cached" }
+                )))
+            }
             Answer::Known(id) => Ok(Some(
-                Principal::new(id.username.clone(), kind, None, token.map(|t| short_hash(t.as_bytes())))
-                    .with_groups(id.groups.clone()),
+                Principal::new(
+                    id.username.clone(),
+                    kind,
+                    None,
+                    token.map(|t| short_hash(t.as_bytes())),
+                )
+                .with_groups(id.groups.clone()),
             )),
         }
     }

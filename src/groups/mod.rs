@@ -60,10 +60,12 @@ impl Groups {
                     IdentityMode::Header => None,
                     // Checked at config time; a value that is not a header value sends none
                     // and the product refuses, which is a lookup failure (503).
-                    IdentityMode::ServiceAccount(s) => HeaderValue::from_str(s.expose()).ok().map(|mut v| {
-                        v.set_sensitive(true);
-                        v
-                    }),
+                    IdentityMode::ServiceAccount(s) => {
+                        HeaderValue::from_str(s.expose()).ok().map(|mut v| {
+                            v.set_sensitive(true);
+                            v
+                        })
+                    }
                 };
                 Source::Upstream(Box::new(Upstream {
                     client: ProductClient::new(&config.upstream, http),
@@ -109,8 +111,9 @@ impl Groups {
 
 impl Upstream {
     async fn lookup(&self, username: &str) -> Result<Arc<Vec<String>>, Rejection> {
-        let user = HeaderValue::from_str(username)
-            .map_err(|_| Rejection::new(Reason::UsernameInvalid).detail("username is not a header value"))?;
+        let user = HeaderValue::from_str(username).map_err(|_| {
+            Rejection::new(Reason::UsernameInvalid).detail("username is not a header value")
+        })?;
         let mut headers = HeaderMap::new();
         headers.insert(self.identity_header.clone(), user);
         if let Some(a) = &self.authorization {
@@ -119,7 +122,12 @@ impl Upstream {
         let entry = self
             .cache
             .entry_by_ref(username)
-            .or_try_insert_with(async { self.client.user_groups(username, &headers).await.map(Arc::new) })
+            .or_try_insert_with(async {
+                self.client
+                    .user_groups(username, &headers)
+                    .await
+                    .map(Arc::new)
+            })
             .await
             .map_err(|e| {
                 Rejection::new(Reason::GroupsUnavailable)
