@@ -103,8 +103,18 @@ impl Runtime {
         Ok(Runtime {
             authn,
             tokens: GatewayTokens,
-            groups: Groups::new(&config, &shared.http, &shared.metrics),
-            passthrough: Passthrough::new(&config, &shared.http, &shared.metrics),
+            groups: Groups::new(
+                &config,
+                &shared.http,
+                &shared.metrics,
+                previous.map(|p| &p.groups),
+            ),
+            passthrough: Passthrough::new(
+                &config,
+                &shared.http,
+                &shared.metrics,
+                previous.map(|p| &p.passthrough),
+            ),
             authz: Authz::new(&config.access),
             limiter,
             upstream,

@@ -45,12 +45,19 @@ struct Upstream {
     authorization: Option<HeaderValue>,
     identity_header: http::HeaderName,
     cache: Cache<String, Arc<Vec<String>>>,
+    ttl: std::time::Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Groups {
-    /// Builds from checked config; `http` is the shared no-redirect client.
-    pub fn new(config: &Config, http: &reqwest::Client, metrics: &Arc<Metrics>) -> Self {
+    /// Builds from checked config; `http` is the shared no-redirect client. The cache of
+    /// `previous` (the runtime before a reload) is kept when the lookups are unchanged.
+    pub fn new(
+        config: &Config,
+        http: &reqwest::Client,
+        metrics: &Arc<Metrics>,
+        previous: Option<&Groups>,
+    ) -> Self {
         let source = match &config.groups.source {
             GroupSource::Claim => Source::Claim,
             GroupSource::Static(map) => Source::Static(map.clone()),
@@ -67,14 +74,30 @@ impl Groups {
                         })
                     }
                 };
+                let client = ProductClient::new(&config.upstream, http);
+                let ttl = config.groups.cache_ttl;
+                let kept = match previous.map(|p| &p.source) {
+                    Some(Source::Upstream(u))
+                        if u.ttl == ttl
+                            && u.client.same_target(&client)
+                            && u.identity_header == id.header
+                            && u.authorization == authorization =>
+                    {
+                        Some(u.cache.clone())
+                    }
+                    _ => None,
+                };
                 Source::Upstream(Box::new(Upstream {
-                    client: ProductClient::new(&config.upstream, http),
+                    client,
                     authorization,
                     identity_header: id.header.clone(),
-                    cache: Cache::builder()
-                        .max_capacity(MAX_CACHED_USERS)
-                        .time_to_live(config.groups.cache_ttl)
-                        .build(),
+                    cache: kept.unwrap_or_else(|| {
+                        Cache::builder()
+                            .max_capacity(MAX_CACHED_USERS)
+                            .time_to_live(ttl)
+                            .build()
+                    }),
+                    ttl,
                     metrics: Arc::clone(metrics),
                 }))
             }

@@ -67,6 +67,12 @@ impl ProductClient {
         }
     }
 
+    /// True when `other` asks the same product the same way (a cache built for one is
+    /// valid for the other across a reload).
+    pub fn same_target(&self, other: &ProductClient) -> bool {
+        self.base == other.base && self.product == other.product
+    }
+
     /// Groups of `username`, asked with `headers` (the identity hand-off).
     pub async fn user_groups(
         &self,

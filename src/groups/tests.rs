@@ -17,7 +17,7 @@ fn groups_for(cfg: &Config) -> Groups {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    Groups::new(cfg, &http, &Arc::new(Metrics::new()))
+    Groups::new(cfg, &http, &Arc::new(Metrics::new()), None)
 }
 
 fn upstream_toml(jira: &JiraStandin, product: &str, extra: &str) -> String {
@@ -220,4 +220,21 @@ async fn a_slow_product_gets_one_lookup_per_user_and_a_timeout_is_503() {
     jira.set_delay(Duration::from_secs(5));
     let r = g.resolve(principal("bob", &[])).await.expect_err("timeout");
     assert_eq!(r.reason, Reason::GroupsUnavailable);
+}
+
+#[tokio::test]
+async fn a_reload_keeps_the_cache_only_when_lookups_are_unchanged() {
+    let jira = JiraStandin::start(JiraOptions::jira()).await;
+    let http = reqwest::Client::new();
+    let m = Arc::new(Metrics::new());
+    let first = Groups::new(&config(&upstream_toml(&jira, "jira", "")), &http, &m, None);
+    first.resolve(principal("alice", &[])).await.expect("alice");
+    let same = format!("{}[access]\ndeny = [\"/x\"]\n", upstream_toml(&jira, "jira", ""));
+    let second = Groups::new(&config(&same), &http, &m, Some(&first));
+    second.resolve(principal("alice", &[])).await.expect("cached");
+    assert_eq!(lookups(&jira, "/rest/api/2/user"), 1);
+    let other = upstream_toml(&jira, "jira", "[upstream.identity]\nheader = \"X-Remote-User\"\n");
+    let third = Groups::new(&config(&other), &http, &m, Some(&second));
+    third.resolve(principal("alice", &[])).await.expect_err("the stand-in reads another header");
+    assert_eq!(lookups(&jira, "/rest/api/2/user"), 2, "a changed hand-off is a new cache");
 }
