@@ -229,12 +229,29 @@ async fn a_reload_keeps_the_cache_only_when_lookups_are_unchanged() {
     let m = Arc::new(Metrics::new());
     let first = Groups::new(&config(&upstream_toml(&jira, "jira", "")), &http, &m, None);
     first.resolve(principal("alice", &[])).await.expect("alice");
-    let same = format!("{}[access]\ndeny = [\"/x\"]\n", upstream_toml(&jira, "jira", ""));
+    let same = format!(
+        "{}[access]\ndeny = [\"/x\"]\n",
+        upstream_toml(&jira, "jira", "")
+    );
     let second = Groups::new(&config(&same), &http, &m, Some(&first));
-    second.resolve(principal("alice", &[])).await.expect("cached");
+    second
+        .resolve(principal("alice", &[]))
+        .await
+        .expect("cached");
     assert_eq!(lookups(&jira, "/rest/api/2/user"), 1);
-    let other = upstream_toml(&jira, "jira", "[upstream.identity]\nheader = \"X-Remote-User\"\n");
+    let other = upstream_toml(
+        &jira,
+        "jira",
+        "[upstream.identity]\nheader = \"X-Remote-User\"\n",
+    );
     let third = Groups::new(&config(&other), &http, &m, Some(&second));
-    third.resolve(principal("alice", &[])).await.expect_err("the stand-in reads another header");
-    assert_eq!(lookups(&jira, "/rest/api/2/user"), 2, "a changed hand-off is a new cache");
+    third
+        .resolve(principal("alice", &[]))
+        .await
+        .expect_err("the stand-in reads another header");
+    assert_eq!(
+        lookups(&jira, "/rest/api/2/user"),
+        2,
+        "a changed hand-off is a new cache"
+    );
 }

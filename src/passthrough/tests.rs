@@ -264,7 +264,8 @@ async fn switched_off_callers_stay_unidentified_and_nothing_is_asked() {
 async fn a_reload_keeps_the_cache_when_the_product_is_the_same() {
     let jira = JiraStandin::start(JiraOptions::jira()).await;
     let cfg = |extra: &str| {
-        crate::config::from_toml(&format!("[upstream]\nurl = \"{}\"\n{extra}", jira.url())).expect("config")
+        crate::config::from_toml(&format!("[upstream]\nurl = \"{}\"\n{extra}", jira.url()))
+            .expect("config")
     };
     let http = reqwest::Client::new();
     let m = Arc::new(Metrics::new());
@@ -272,9 +273,25 @@ async fn a_reload_keeps_the_cache_when_the_product_is_the_same() {
     let wrong = h(&[("authorization", &basic("alice", "guess"))]);
     assert!(identify(&first, &wrong).await.is_err());
     let second = Passthrough::new(&cfg("[access]\ndeny = [\"/x\"]\n"), &http, &m, Some(&first));
-    assert_eq!(identify(&second, &wrong).await.expect_err("cached").reason, Reason::CredentialRejected);
-    assert_eq!(count(&jira, "/rest/api/2/myself"), 1, "the refusal survived the reload");
-    let third = Passthrough::new(&cfg("[groups]\ncache_ttl = \"10s\"\n"), &http, &m, Some(&second));
+    assert_eq!(
+        identify(&second, &wrong).await.expect_err("cached").reason,
+        Reason::CredentialRejected
+    );
+    assert_eq!(
+        count(&jira, "/rest/api/2/myself"),
+        1,
+        "the refusal survived the reload"
+    );
+    let third = Passthrough::new(
+        &cfg("[groups]\ncache_ttl = \"10s\"\n"),
+        &http,
+        &m,
+        Some(&second),
+    );
     assert!(identify(&third, &wrong).await.is_err());
-    assert_eq!(count(&jira, "/rest/api/2/myself"), 2, "another TTL is a new cache");
+    assert_eq!(
+        count(&jira, "/rest/api/2/myself"),
+        2,
+        "another TTL is a new cache"
+    );
 }

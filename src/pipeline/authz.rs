@@ -145,6 +145,15 @@ impl Authz {
 pub fn has_override_param(query: &str) -> bool {
     query.split('&').any(|pair| {
         let key = pair.split('=').next().unwrap_or("");
+        // Fast path: without an escape, a key that does not spell "method" cannot be one.
+        if !key.contains('%')
+            && !key
+                .as_bytes()
+                .windows(6)
+                .any(|w| w.eq_ignore_ascii_case(b"method"))
+        {
+            return false;
+        }
         let key = percent_decode_str(&key.replace('+', " "))
             .decode_utf8_lossy()
             .to_ascii_lowercase();
