@@ -30,10 +30,16 @@ fn bench(c: &mut Criterion) {
     let authz = Authz::new(&cfg.access);
     let limiter = RateLimiter::new(&cfg.rate_limit);
     let headers = HeaderMap::new();
-    let rw: Vec<String> = ["confluence-users", "developers", "team-a", "team-b", "jira-users"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let rw: Vec<String> = [
+        "confluence-users",
+        "developers",
+        "team-a",
+        "team-b",
+        "jira-users",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let mut ro = rw.clone();
     ro.push("jira-readonly".into());
 
@@ -45,10 +51,19 @@ fn bench(c: &mut Criterion) {
         };
         b.iter(|| {
             let read_only = authz
-                .decide(&caller, &Method::GET, "/rest/api/2/issue/ABC-1", &headers, Some("fields=summary"))
+                .decide(
+                    &caller,
+                    &Method::GET,
+                    "/rest/api/2/issue/ABC-1",
+                    &headers,
+                    Some("fields=summary"),
+                )
                 .expect("allowed");
             let key = LimitKey::Token("0123456789abcdef".into());
-            black_box((read_only, limiter.take(&key, caller.groups).expect("within limit")))
+            black_box((
+                read_only,
+                limiter.take(&key, caller.groups).expect("within limit"),
+            ))
         })
     });
 
@@ -58,14 +73,25 @@ fn bench(c: &mut Criterion) {
             groups: &ro,
             read_only_token: false,
         };
-        let keys: Vec<LimitKey> = (0..10_000).map(|i| LimitKey::Token(format!("{i:016x}").into())).collect();
+        let keys: Vec<LimitKey> = (0..10_000)
+            .map(|i| LimitKey::Token(format!("{i:016x}").into()))
+            .collect();
         let mut i = 0usize;
         b.iter(|| {
             i = (i + 1) % keys.len();
             let read_only = authz
-                .decide(&caller, &Method::POST, "/rest/api/2/search", &headers, Some("validate=true"))
+                .decide(
+                    &caller,
+                    &Method::POST,
+                    "/rest/api/2/search",
+                    &headers,
+                    Some("validate=true"),
+                )
                 .expect("a read POST");
-            black_box((read_only, limiter.take(&keys[i], caller.groups).expect("within limit")))
+            black_box((
+                read_only,
+                limiter.take(&keys[i], caller.groups).expect("within limit"),
+            ))
         })
     });
 }

@@ -22,8 +22,10 @@ fn rss_kib() -> u64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let cfg = authgate::config::from_toml("[rate_limit]\nenabled = true\nrequests = 100\nper = \"1m\"\nburst = 100\n")
-        .expect("config");
+    let cfg = authgate::config::from_toml(
+        "[rate_limit]\nenabled = true\nrequests = 100\nper = \"1m\"\nburst = 100\n",
+    )
+    .expect("config");
     let clock = FakeRelativeClock::default();
     let limiter = RateLimiter::with_clock(&cfg.rate_limit, clock.clone());
     let before = rss_kib();
@@ -41,8 +43,14 @@ fn main() {
     limiter.prune();
     let prune = started.elapsed();
     let pruned = rss_kib();
-    println!("limiter_memory: {KEYS} distinct keys touched in {touch:?} ({:.0} ns/key)", touch.as_nanos() as f64 / f64::from(KEYS));
+    println!(
+        "limiter_memory: {KEYS} distinct keys touched in {touch:?} ({:.0} ns/key)",
+        touch.as_nanos() as f64 / f64::from(KEYS)
+    );
     println!("limiter_memory: VmRSS before {before} KiB, after touching {touched} KiB (+{} KiB, {} keys)", touched.saturating_sub(before), keys_before);
-    println!("limiter_memory: prune took {prune:?}; VmRSS after pruning {pruned} KiB ({} keys left)", limiter.keys());
+    println!(
+        "limiter_memory: prune took {prune:?}; VmRSS after pruning {pruned} KiB ({} keys left)",
+        limiter.keys()
+    );
     assert_eq!(limiter.keys(), 0);
 }

@@ -48,22 +48,39 @@ pub struct Passthrough {
 struct Inner {
     client: ProductClient,
     cache: Cache<[u8; 32], Arc<Answer>>,
+    ttl: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Passthrough {
-    /// Builds from checked config; off unless `auth.resolve_passthrough_identity`.
-    pub fn new(config: &Config, http: &reqwest::Client, metrics: &Arc<Metrics>) -> Self {
+    /// Builds from checked config; off unless `auth.resolve_passthrough_identity`. The cache
+    /// of `previous` (the runtime before a reload) is kept when it asks the same product with
+    /// the same TTL, so a reload does not replay refused credentials.
+    pub fn new(
+        config: &Config,
+        http: &reqwest::Client,
+        metrics: &Arc<Metrics>,
+        previous: Option<&Passthrough>,
+    ) -> Self {
         if !config.auth.resolve_passthrough_identity {
             return Passthrough { inner: None };
         }
+        let client = ProductClient::new(&config.upstream, http);
+        let ttl = config.groups.cache_ttl.min(MAX_TTL);
+        let kept = previous
+            .and_then(|p| p.inner.as_ref())
+            .filter(|i| i.ttl == ttl && i.client.same_target(&client))
+            .map(|i| i.cache.clone());
         Passthrough {
             inner: Some(Inner {
-                client: ProductClient::new(&config.upstream, http),
-                cache: Cache::builder()
-                    .max_capacity(MAX_CACHED)
-                    .time_to_live(config.groups.cache_ttl.min(MAX_TTL))
-                    .build(),
+                client,
+                cache: kept.unwrap_or_else(|| {
+                    Cache::builder()
+                        .max_capacity(MAX_CACHED)
+                        .time_to_live(ttl)
+                        .build()
+                }),
+                ttl,
                 metrics: Arc::clone(metrics),
             }),
         }
@@ -76,7 +93,11 @@ impl Passthrough {
 
     /// The caller's principal (groups from the product), or `None` when identity
     /// resolution is off or the credential is not a pass-through one.
-    pub async fn identify(&self, credential: &Credential, headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
+    pub async fn identify(
+        &self,
+        credential: &Credential,
+        headers: &HeaderMap,
+    ) -> Result<Option<Principal>, Rejection> {
         let Some(inner) = &self.inner else {
             return Ok(None);
         };
@@ -100,17 +121,27 @@ impl Passthrough {
                 }
             })
             .await
-            .map_err(|e| Rejection::new(Reason::GroupsUnavailable).detail(format!("{} caller: {e}", kind.as_str())))?;
+            .map_err(|e| {
+                Rejection::new(Reason::GroupsUnavailable)
+                    .detail(format!("{} caller: {e}", kind.as_str()))
+            })?;
         inner.metrics.cache("passthrough", !entry.is_fresh());
         match entry.value().as_ref() {
-            Answer::Rejected(status) => Err(Rejection::new(Reason::CredentialRejected).detail(format!(
-                "the product refused the {} credential ({status}){}",
-                kind.as_str(),
-                if entry.is_fresh() { "" } else { ", cached" }
-            ))),
+            Answer::Rejected(status) => {
+                Err(Rejection::new(Reason::CredentialRejected).detail(format!(
+                    "the product refused the {} credential ({status}){}",
+                    kind.as_str(),
+                    if entry.is_fresh() { "" } else { ", cached" }
+                )))
+            }
             Answer::Known(id) => Ok(Some(
-                Principal::new(id.username.clone(), kind, None, token.map(|t| short_hash(t.as_bytes())))
-                    .with_groups(id.groups.clone()),
+                Principal::new(
+                    id.username.clone(),
+                    kind,
+                    None,
+                    token.map(|t| short_hash(t.as_bytes())),
+                )
+                .with_groups(id.groups.clone()),
             )),
         }
     }

@@ -45,12 +45,19 @@ struct Upstream {
     authorization: Option<HeaderValue>,
     identity_header: http::HeaderName,
     cache: Cache<String, Arc<Vec<String>>>,
+    ttl: std::time::Duration,
     metrics: Arc<Metrics>,
 }
 
 impl Groups {
-    /// Builds from checked config; `http` is the shared no-redirect client.
-    pub fn new(config: &Config, http: &reqwest::Client, metrics: &Arc<Metrics>) -> Self {
+    /// Builds from checked config; `http` is the shared no-redirect client. The cache of
+    /// `previous` (the runtime before a reload) is kept when the lookups are unchanged.
+    pub fn new(
+        config: &Config,
+        http: &reqwest::Client,
+        metrics: &Arc<Metrics>,
+        previous: Option<&Groups>,
+    ) -> Self {
         let source = match &config.groups.source {
             GroupSource::Claim => Source::Claim,
             GroupSource::Static(map) => Source::Static(map.clone()),
@@ -60,19 +67,37 @@ impl Groups {
                     IdentityMode::Header => None,
                     // Checked at config time; a value that is not a header value sends none
                     // and the product refuses, which is a lookup failure (503).
-                    IdentityMode::ServiceAccount(s) => HeaderValue::from_str(s.expose()).ok().map(|mut v| {
-                        v.set_sensitive(true);
-                        v
-                    }),
+                    IdentityMode::ServiceAccount(s) => {
+                        HeaderValue::from_str(s.expose()).ok().map(|mut v| {
+                            v.set_sensitive(true);
+                            v
+                        })
+                    }
+                };
+                let client = ProductClient::new(&config.upstream, http);
+                let ttl = config.groups.cache_ttl;
+                let kept = match previous.map(|p| &p.source) {
+                    Some(Source::Upstream(u))
+                        if u.ttl == ttl
+                            && u.client.same_target(&client)
+                            && u.identity_header == id.header
+                            && u.authorization == authorization =>
+                    {
+                        Some(u.cache.clone())
+                    }
+                    _ => None,
                 };
                 Source::Upstream(Box::new(Upstream {
-                    client: ProductClient::new(&config.upstream, http),
+                    client,
                     authorization,
                     identity_header: id.header.clone(),
-                    cache: Cache::builder()
-                        .max_capacity(MAX_CACHED_USERS)
-                        .time_to_live(config.groups.cache_ttl)
-                        .build(),
+                    cache: kept.unwrap_or_else(|| {
+                        Cache::builder()
+                            .max_capacity(MAX_CACHED_USERS)
+                            .time_to_live(ttl)
+                            .build()
+                    }),
+                    ttl,
                     metrics: Arc::clone(metrics),
                 }))
             }
@@ -109,8 +134,9 @@ impl Groups {
 
 impl Upstream {
     async fn lookup(&self, username: &str) -> Result<Arc<Vec<String>>, Rejection> {
-        let user = HeaderValue::from_str(username)
-            .map_err(|_| Rejection::new(Reason::UsernameInvalid).detail("username is not a header value"))?;
+        let user = HeaderValue::from_str(username).map_err(|_| {
+            Rejection::new(Reason::UsernameInvalid).detail("username is not a header value")
+        })?;
         let mut headers = HeaderMap::new();
         headers.insert(self.identity_header.clone(), user);
         if let Some(a) = &self.authorization {
@@ -119,7 +145,12 @@ impl Upstream {
         let entry = self
             .cache
             .entry_by_ref(username)
-            .or_try_insert_with(async { self.client.user_groups(username, &headers).await.map(Arc::new) })
+            .or_try_insert_with(async {
+                self.client
+                    .user_groups(username, &headers)
+                    .await
+                    .map(Arc::new)
+            })
             .await
             .map_err(|e| {
                 Rejection::new(Reason::GroupsUnavailable)

@@ -67,13 +67,27 @@ impl ProductClient {
         }
     }
 
+    /// True when `other` asks the same product the same way (a cache built for one is
+    /// valid for the other across a reload).
+    pub fn same_target(&self, other: &ProductClient) -> bool {
+        self.base == other.base && self.product == other.product
+    }
+
     /// Groups of `username`, asked with `headers` (the identity hand-off).
-    pub async fn user_groups(&self, username: &str, headers: &HeaderMap) -> Result<Vec<String>, LookupError> {
+    pub async fn user_groups(
+        &self,
+        username: &str,
+        headers: &HeaderMap,
+    ) -> Result<Vec<String>, LookupError> {
         let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
         match self.product {
             Product::Jira => {
                 let v = self
-                    .get(&format!("/rest/api/2/user?username={user}&expand=groups"), headers, false)
+                    .get(
+                        &format!("/rest/api/2/user?username={user}&expand=groups"),
+                        headers,
+                        false,
+                    )
                     .await?;
                 if let Some(name) = v.get("name").and_then(Value::as_str) {
                     if !name.eq_ignore_ascii_case(username) {
@@ -94,7 +108,9 @@ impl ProductClient {
     pub async fn whoami(&self, headers: &HeaderMap) -> Result<Identity, LookupError> {
         match self.product {
             Product::Jira => {
-                let v = self.get("/rest/api/2/myself?expand=groups", headers, true).await?;
+                let v = self
+                    .get("/rest/api/2/myself?expand=groups", headers, true)
+                    .await?;
                 let username = name_of(&v, "name")?;
                 Ok(Identity {
                     groups: jira_groups(&v)?,
@@ -114,7 +130,11 @@ impl ProductClient {
         }
     }
 
-    async fn memberof(&self, username: &str, headers: &HeaderMap) -> Result<Vec<String>, LookupError> {
+    async fn memberof(
+        &self,
+        username: &str,
+        headers: &HeaderMap,
+    ) -> Result<Vec<String>, LookupError> {
         let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
         let mut groups = Vec::new();
         for page in 0..MAX_PAGES {
@@ -126,15 +146,13 @@ impl ProductClient {
                     false,
                 )
                 .await?;
-            let results = v
-                .get("results")
-                .and_then(Value::as_array)
-                .ok_or_else(|| LookupError::Unavailable("memberof answer has no `results`".into()))?;
+            let results = v.get("results").and_then(Value::as_array).ok_or_else(|| {
+                LookupError::Unavailable("memberof answer has no `results`".into())
+            })?;
             for r in results {
-                let name = r
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| LookupError::Unavailable("memberof result without a name".into()))?;
+                let name = r.get("name").and_then(Value::as_str).ok_or_else(|| {
+                    LookupError::Unavailable("memberof result without a name".into())
+                })?;
                 groups.push(name.to_string());
             }
             let has_next = v.pointer("/_links/next").is_some_and(|n| !n.is_null());
@@ -142,7 +160,10 @@ impl ProductClient {
                 return Ok(groups);
             }
         }
-        Err(LookupError::Unavailable(format!("more than {} groups", PAGE * MAX_PAGES)))
+        Err(LookupError::Unavailable(format!(
+            "more than {} groups",
+            PAGE * MAX_PAGES
+        )))
     }
 
     /// GET `path` with `headers`; `who` marks the who-am-I call, where 403 refuses the
@@ -158,7 +179,11 @@ impl ProductClient {
             .send()
             .await
             .map_err(|e| {
-                let what = if e.is_timeout() { "timed out" } else { "failed" };
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
                 LookupError::Unavailable(format!("product lookup {what}: {}", without_url(&e)))
             })?;
         let status = resp.status();
@@ -166,16 +191,18 @@ impl ProductClient {
             return Err(LookupError::Rejected(status.as_u16()));
         }
         if !status.is_success() {
-            return Err(LookupError::Unavailable(format!("product answered {status} to a user lookup")));
+            return Err(LookupError::Unavailable(format!(
+                "product answered {status} to a user lookup"
+            )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| LookupError::Unavailable(format!("reading the product's answer: {}", without_url(&e))))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| {
+            LookupError::Unavailable(format!("reading the product's answer: {}", without_url(&e)))
+        })? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(LookupError::Unavailable("the product's answer is larger than 1 MiB".into()));
+                return Err(LookupError::Unavailable(
+                    "the product's answer is larger than 1 MiB".into(),
+                ));
             }
             body.extend_from_slice(&chunk);
         }
@@ -197,7 +224,9 @@ fn without_url(e: &reqwest::Error) -> String {
 fn name_of(v: &Value, field: &str) -> Result<String, LookupError> {
     match v.get(field).and_then(Value::as_str) {
         Some(n) if !n.is_empty() => Ok(n.to_string()),
-        _ => Err(LookupError::Unavailable(format!("the product's user record has no `{field}`"))),
+        _ => Err(LookupError::Unavailable(format!(
+            "the product's user record has no `{field}`"
+        ))),
     }
 }
 
@@ -236,7 +265,8 @@ mod tests {
 
     #[test]
     fn jira_groups_are_read_strictly() {
-        let ok = json!({"name": "bob", "groups": {"size": 2, "items": [{"name": "a"}, {"name": "b"}]}});
+        let ok =
+            json!({"name": "bob", "groups": {"size": 2, "items": [{"name": "a"}, {"name": "b"}]}});
         assert_eq!(jira_groups(&ok), Ok(vec!["a".to_string(), "b".to_string()]));
         let none = json!({"name": "carol", "groups": {"size": 0, "items": []}});
         assert_eq!(jira_groups(&none), Ok(vec![]));
@@ -247,7 +277,10 @@ mod tests {
             json!({"groups": {"items": [{"nam": "a"}]}}),
             json!({"groups": {"items": [{"name": 5}]}}),
         ] {
-            assert!(matches!(jira_groups(&bad), Err(LookupError::Unavailable(_))), "{bad}");
+            assert!(
+                matches!(jira_groups(&bad), Err(LookupError::Unavailable(_))),
+                "{bad}"
+            );
         }
     }
 }

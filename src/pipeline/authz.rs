@@ -20,7 +20,11 @@ use crate::principal::Principal;
 use crate::reject::{Reason, Rejection};
 
 /// Headers some frameworks read to replace the wire method.
-pub const OVERRIDE_HEADERS: &[&str] = &["x-http-method-override", "x-http-method", "x-method-override"];
+pub const OVERRIDE_HEADERS: &[&str] = &[
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
 
 /// A principal that passed authorization. Only [`Authz::check`] makes one.
 #[derive(Debug, Clone)]
@@ -98,7 +102,8 @@ impl Authz {
         query: Option<&str>,
     ) -> Result<bool, Rejection> {
         let a = &self.access;
-        let in_any = |wanted: &[String]| wanted.iter().any(|g| caller.groups.iter().any(|m| m == g));
+        let in_any =
+            |wanted: &[String]| wanted.iter().any(|g| caller.groups.iter().any(|m| m == g));
         if !a.allowed_groups.is_empty() && !in_any(&a.allowed_groups) {
             return Err(Rejection::new(Reason::GroupDenied).detail(format!(
                 "`{}` is in none of access.allowed_groups",
@@ -116,8 +121,10 @@ impl Authz {
                     .detail("read-only caller sent a method-override query parameter"));
             }
             if !self.is_read(method, path) {
-                return Err(Rejection::new(Reason::ReadOnly)
-                    .detail(format!("read-only caller: {} is not a read", method.as_str().escape_default())));
+                return Err(Rejection::new(Reason::ReadOnly).detail(format!(
+                    "read-only caller: {} is not a read",
+                    method.as_str().escape_default()
+                )));
             }
         }
         Ok(read_only)
@@ -128,7 +135,8 @@ impl Authz {
         *method == Method::GET
             || *method == Method::HEAD
             || *method == Method::OPTIONS
-            || (*method == Method::POST && self.access.read_posts.first_match(method, path).is_some())
+            || (*method == Method::POST
+                && self.access.read_posts.first_match(method, path).is_some())
     }
 }
 
@@ -137,12 +145,27 @@ impl Authz {
 pub fn has_override_param(query: &str) -> bool {
     query.split('&').any(|pair| {
         let key = pair.split('=').next().unwrap_or("");
-        let key = percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().to_ascii_lowercase();
+        // Fast path: without an escape, a key that does not spell "method" cannot be one.
+        if !key.contains('%')
+            && !key
+                .as_bytes()
+                .windows(6)
+                .any(|w| w.eq_ignore_ascii_case(b"method"))
+        {
+            return false;
+        }
+        let key = percent_decode_str(&key.replace('+', " "))
+            .decode_utf8_lossy()
+            .to_ascii_lowercase();
         let squashed: String = key.chars().filter(|c| *c != '-' && *c != '_').collect();
         (key.starts_with('_') && squashed == "method")
             || matches!(
                 squashed.as_str(),
-                "xhttpmethodoverride" | "xhttpmethod" | "xmethodoverride" | "httpmethodoverride" | "methodoverride"
+                "xhttpmethodoverride"
+                    | "xhttpmethod"
+                    | "xmethodoverride"
+                    | "httpmethodoverride"
+                    | "methodoverride"
             )
     })
 }

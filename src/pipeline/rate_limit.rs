@@ -45,7 +45,8 @@ pub enum LimitKey {
     Ip(IpAddr),
 }
 
-type Governor<C> = governor::RateLimiter<LimitKey, DashMapStateStore<LimitKey>, C, StateInformationMiddleware>;
+type Governor<C> =
+    governor::RateLimiter<LimitKey, DashMapStateStore<LimitKey>, C, StateInformationMiddleware>;
 
 /// One quota and its keyed limiter; shared between runtimes while the quota is unchanged.
 struct Bucket<C: Clock> {
@@ -92,7 +93,14 @@ impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
         f.debug_struct("RateLimiter")
             .field("enabled", &self.enabled)
             .field("default", &self.default.quota)
-            .field("overrides", &self.overrides.iter().map(|(g, b)| (g, b.quota)).collect::<Vec<_>>())
+            .field(
+                "overrides",
+                &self
+                    .overrides
+                    .iter()
+                    .map(|(g, b)| (g, b.quota))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -147,12 +155,18 @@ impl<C: Clock + Clone> RateLimiter<C> {
 
     /// Takes one token for the caller; `None` when rate limiting is off. Called only after
     /// authentication and authorization (`permitted` is `None` for callers nobody identified).
-    pub fn check(&self, permitted: Option<&Permitted>, ctx: &RequestCtx) -> Result<Option<RateHeaders>, Rejection> {
+    pub fn check(
+        &self,
+        permitted: Option<&Permitted>,
+        ctx: &RequestCtx,
+    ) -> Result<Option<RateHeaders>, Rejection> {
         if !self.enabled {
             return Ok(None);
         }
         let key = key_for(permitted, ctx);
-        let groups = permitted.map(|p| p.principal().groups()).unwrap_or_default();
+        let groups = permitted
+            .map(|p| p.principal().groups())
+            .unwrap_or_default();
         self.take(&key, groups).map(Some)
     }
 
@@ -173,7 +187,8 @@ impl<C: Clock + Clone> RateLimiter<C> {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
-                let mut r = Rejection::new(Reason::RateLimited).detail(format!("bucket empty for {wait:?}"));
+                let mut r = Rejection::new(Reason::RateLimited)
+                    .detail(format!("bucket empty for {wait:?}"));
                 r.rate = Some(bucket.headers(0, ceil_secs(wait).max(1)));
                 Err(r)
             }
@@ -181,7 +196,11 @@ impl<C: Clock + Clone> RateLimiter<C> {
     }
 
     fn bucket_for(&self, groups: &[String]) -> &Bucket<C> {
-        match self.overrides.iter().find(|(g, _)| groups.iter().any(|m| m == g)) {
+        match self
+            .overrides
+            .iter()
+            .find(|(g, _)| groups.iter().any(|m| m == g))
+        {
             Some((_, b)) => b,
             None => &self.default,
         }
@@ -237,7 +256,9 @@ pub fn key_for(permitted: Option<&Permitted>, ctx: &RequestCtx) -> LimitKey {
     if let Some(p) = permitted {
         let p = p.principal();
         return match (p.credential(), p.token_id()) {
-            (CredentialKind::Basic | CredentialKind::Session, _) | (_, None) => LimitKey::User(p.username().into()),
+            (CredentialKind::Basic | CredentialKind::Session, _) | (_, None) => {
+                LimitKey::User(p.username().into())
+            }
             (_, Some(t)) => LimitKey::Token(t.into()),
         };
     }

@@ -14,7 +14,10 @@ pub mod fixture {
 
     /// `Basic base64(user:pw)`.
     pub fn basic(user: &str, pw: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}")))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+        )
     }
 
     /// The stand-in, the gateway in front of it, and a client.
@@ -44,10 +47,15 @@ pub mod fixture {
         pub async fn start(options: JiraOptions, extra: &str) -> Gate {
             let jira = JiraStandin::start(options).await;
             let dir = tempfile::tempdir().expect("tempdir");
-            let config = authgate::config::from_toml_with(&config_text(&jira, extra), dir.path(), &|_| None)
-                .expect("config");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let config =
+                authgate::config::from_toml_with(&config_text(&jira, extra), dir.path(), &|_| None)
+                    .expect("config");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             let gw = Gateway::start(
                 config,
                 StartOptions {
@@ -62,20 +70,36 @@ pub mod fixture {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client");
-            Gate { jira, gw, http, dir }
+            Gate {
+                jira,
+                gw,
+                http,
+                dir,
+            }
         }
 
         /// Swaps in a config made from `extra`.
         pub async fn reload(&self, extra: &str) {
-            let config = authgate::config::from_toml_with(&config_text(&self.jira, extra), self.dir.path(), &|_| None)
-                .expect("config");
+            let config = authgate::config::from_toml_with(
+                &config_text(&self.jira, extra),
+                self.dir.path(),
+                &|_| None,
+            )
+            .expect("config");
             self.gw.reload_with(config).await.expect("reload");
         }
 
         /// Sends one request through the gateway.
-        pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        pub async fn send(
+            &self,
+            method: &str,
+            path: &str,
+            headers: &[(&str, &str)],
+        ) -> reqwest::Response {
             let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-            let mut rb = self.http.request(m, format!("http://{}{path}", self.gw.addr));
+            let mut rb = self
+                .http
+                .request(m, format!("http://{}{path}", self.gw.addr));
             for (k, v) in headers {
                 rb = rb.header(*k, *v);
             }
@@ -102,7 +126,8 @@ pub mod fixture {
     }
 }
 
-const RULES: &str = "[access]\nallowed_groups = [\"jira-users\"]\nread_only_groups = [\"jira-readonly\"]\n";
+const RULES: &str =
+    "[access]\nallowed_groups = [\"jira-users\"]\nread_only_groups = [\"jira-readonly\"]\n";
 const ISSUE: &str = "/rest/api/2/issue/DEMO-1";
 const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -126,14 +151,26 @@ async fn allowed_and_read_only_groups_for_pass_through_callers_across_methods() 
             let status = resp.status().as_u16();
             if allowed {
                 assert_ne!(status, 403, "{who} {method}");
-                assert_eq!(g.forwarded(method, ISSUE), before + 1, "{who} {method} forwarded");
+                assert_eq!(
+                    g.forwarded(method, ISSUE),
+                    before + 1,
+                    "{who} {method} forwarded"
+                );
             } else {
                 assert_eq!(status, 403, "{who} {method}");
-                let want = if who == "carol" { "group_denied" } else { "read_only" };
+                let want = if who == "carol" {
+                    "group_denied"
+                } else {
+                    "read_only"
+                };
                 if method != "HEAD" {
                     assert_eq!(fixture::reason(resp).await, want, "{who} {method}");
                 }
-                assert_eq!(g.forwarded(method, ISSUE), before, "{who} {method} not forwarded");
+                assert_eq!(
+                    g.forwarded(method, ISSUE),
+                    before,
+                    "{who} {method} not forwarded"
+                );
             }
         }
     }
@@ -145,19 +182,29 @@ async fn allowed_and_read_only_groups_for_pass_through_callers_across_methods() 
 async fn post_search_is_a_read_and_post_issue_is_not() {
     let g = Gate::start(JiraOptions::jira(), RULES).await;
     let bob = format!("Bearer {BOB_PAT}");
-    let resp = g.send("POST", "/rest/api/2/search", &[("authorization", &bob)]).await;
+    let resp = g
+        .send("POST", "/rest/api/2/search", &[("authorization", &bob)])
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(g.forwarded("POST", "/rest/api/2/search"), 1);
-    let resp = g.send("POST", "/rest/api/2/issue", &[("authorization", &bob)]).await;
+    let resp = g
+        .send("POST", "/rest/api/2/issue", &[("authorization", &bob)])
+        .await;
     assert_eq!(resp.status(), 403);
     assert_eq!(fixture::reason(resp).await, "read_only");
     assert_eq!(g.forwarded("POST", "/rest/api/2/issue"), 0);
     let resp = g
-        .send("POST", "/rest/api/2/issue", &[("authorization", &format!("Bearer {ALICE_PAT}"))])
+        .send(
+            "POST",
+            "/rest/api/2/issue",
+            &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+        )
         .await;
     assert_eq!(resp.status(), 201);
     // The read-POST allowance is for the exact path only.
-    let resp = g.send("POST", "/rest/api/2/search/x", &[("authorization", &bob)]).await;
+    let resp = g
+        .send("POST", "/rest/api/2/search/x", &[("authorization", &bob)])
+        .await;
     assert_eq!(resp.status(), 403);
 }
 
@@ -165,22 +212,44 @@ async fn post_search_is_a_read_and_post_issue_is_not() {
 async fn method_overrides_refuse_read_only_callers() {
     let g = Gate::start(JiraOptions::jira(), RULES).await;
     let bob = format!("Bearer {BOB_PAT}");
-    for h in ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"] {
-        let resp = g.send("GET", ISSUE, &[("authorization", &bob), (h, "DELETE")]).await;
+    for h in [
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+    ] {
+        let resp = g
+            .send("GET", ISSUE, &[("authorization", &bob), (h, "DELETE")])
+            .await;
         assert_eq!(resp.status(), 403, "{h}");
         assert_eq!(fixture::reason(resp).await, "read_only");
         let resp = g
-            .send("POST", "/rest/api/2/search", &[("authorization", &bob), (h, "PUT")])
+            .send(
+                "POST",
+                "/rest/api/2/search",
+                &[("authorization", &bob), (h, "PUT")],
+            )
             .await;
         assert_eq!(resp.status(), 403, "{h} on a read POST");
     }
-    for q in ["_method=DELETE", "x-http-method-override=PUT", "%5Fmethod=PATCH"] {
-        let resp = g.send("GET", &format!("{ISSUE}?{q}"), &[("authorization", &bob)]).await;
+    for q in [
+        "_method=DELETE",
+        "x-http-method-override=PUT",
+        "%5Fmethod=PATCH",
+    ] {
+        let resp = g
+            .send("GET", &format!("{ISSUE}?{q}"), &[("authorization", &bob)])
+            .await;
         assert_eq!(resp.status(), 403, "{q}");
     }
     assert_eq!(g.forwarded("GET", ISSUE), 0);
     assert_eq!(g.forwarded("POST", "/rest/api/2/search"), 0);
-    let resp = g.send("GET", &format!("{ISSUE}?fields=summary"), &[("authorization", &bob)]).await;
+    let resp = g
+        .send(
+            "GET",
+            &format!("{ISSUE}?fields=summary"),
+            &[("authorization", &bob)],
+        )
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -195,19 +264,35 @@ async fn a_refused_credential_is_401_and_never_forwarded() {
         assert_eq!(fixture::reason(resp).await, "credential_rejected");
     }
     assert_eq!(g.forwarded("PUT", ISSUE), 0);
-    assert_eq!(g.forwarded("GET", "/rest/api/2/myself"), 1, "the wrong password was tried once");
+    assert_eq!(
+        g.forwarded("GET", "/rest/api/2/myself"),
+        1,
+        "the wrong password was tried once"
+    );
 }
 
 #[tokio::test]
 async fn a_failing_lookup_is_503_and_never_forwarded() {
     let g = Gate::start(JiraOptions::jira(), RULES).await;
     g.jira.set_failing(true);
-    let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {ALICE_PAT}"))]).await;
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+        )
+        .await;
     assert_eq!(resp.status(), 503);
     assert_eq!(fixture::reason(resp).await, "groups_unavailable");
     assert_eq!(g.forwarded("GET", ISSUE), 0);
     g.jira.set_failing(false);
-    let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {ALICE_PAT}"))]).await;
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+        )
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -216,24 +301,46 @@ async fn pass_through_groups_come_from_the_product_once_whatever_the_source() {
     let extra = format!("{RULES}[groups]\nsource = \"upstream\"\n");
     let g = Gate::start(JiraOptions::jira(), &extra).await;
     for _ in 0..3 {
-        let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {ALICE_PAT}"))]).await;
+        let resp = g
+            .send(
+                "GET",
+                ISSUE,
+                &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+            )
+            .await;
         assert_eq!(resp.status(), 200);
     }
     assert_eq!(g.forwarded("GET", ISSUE), 3);
     assert_eq!(g.forwarded("GET", "/rest/api/2/myself"), 1);
-    assert_eq!(g.forwarded("GET", "/rest/api/2/user"), 0, "no second lookup by username");
+    assert_eq!(
+        g.forwarded("GET", "/rest/api/2/user"),
+        0,
+        "no second lookup by username"
+    );
     // The pass-through credential reaches the product untouched, with no identity header.
-    let r = g.jira.requests().into_iter().rfind(|r| r.path() == ISSUE).expect("forwarded");
-    assert_eq!(r.header("authorization"), Some(format!("Bearer {ALICE_PAT}")));
+    let r = g
+        .jira
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path() == ISSUE)
+        .expect("forwarded");
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {ALICE_PAT}"))
+    );
     assert_eq!(r.header("x-forwarded-user"), None);
 }
 
 #[tokio::test]
 async fn session_cookie_callers_are_read_only_too() {
     let g = Gate::start(JiraOptions::jira(), RULES).await;
-    let resp = g.send("PUT", ISSUE, &[("cookie", "JSESSIONID=bob-session")]).await;
+    let resp = g
+        .send("PUT", ISSUE, &[("cookie", "JSESSIONID=bob-session")])
+        .await;
     assert_eq!(resp.status(), 403);
-    let resp = g.send("PUT", ISSUE, &[("cookie", "JSESSIONID=alice-session")]).await;
+    let resp = g
+        .send("PUT", ISSUE, &[("cookie", "JSESSIONID=alice-session")])
+        .await;
     assert_eq!(resp.status(), 204);
 }
 
@@ -241,7 +348,12 @@ async fn session_cookie_callers_are_read_only_too() {
 async fn confluence_callers_are_identified_through_memberof() {
     let g = Gate::start(JiraOptions::confluence(), RULES).await;
     let bob = basic("bob", "bob-pw");
-    assert_eq!(g.send("GET", "/rest/api/user/current", &[("authorization", &bob)]).await.status(), 200);
+    assert_eq!(
+        g.send("GET", "/rest/api/user/current", &[("authorization", &bob)])
+            .await
+            .status(),
+        200
+    );
     let resp = g.send("PUT", ISSUE, &[("authorization", &bob)]).await;
     assert_eq!(resp.status(), 403);
     assert_eq!(fixture::reason(resp).await, "read_only");
@@ -253,7 +365,13 @@ async fn with_the_switch_off_pass_through_callers_are_not_identified() {
     let extra = format!("{RULES}[auth]\nresolve_passthrough_identity = false\n");
     let g = Gate::start(JiraOptions::jira(), &extra).await;
     // carol is in no allowed group, but authgate does not know who she is: the product decides.
-    let resp = g.send("PUT", ISSUE, &[("authorization", &basic("carol", "carol-pw"))]).await;
+    let resp = g
+        .send(
+            "PUT",
+            ISSUE,
+            &[("authorization", &basic("carol", "carol-pw"))],
+        )
+        .await;
     assert_eq!(resp.status(), 204);
     assert_eq!(g.forwarded("GET", "/rest/api/2/myself"), 0);
 }

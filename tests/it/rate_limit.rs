@@ -39,31 +39,62 @@ async fn exactly_burst_requests_then_429_with_jira_headers() {
         assert_eq!(resp.status(), 200);
         seen.push(rate(&resp));
     }
-    assert_eq!(seen, [(3, 2, 3600, 1, 0), (3, 1, 3600, 1, 0), (3, 0, 3600, 1, 3600)]);
+    assert_eq!(
+        seen,
+        [
+            (3, 2, 3600, 1, 0),
+            (3, 1, 3600, 1, 0),
+            (3, 0, 3600, 1, 3600)
+        ]
+    );
     let resp = g.send("GET", ISSUE, &[("authorization", &alice)]).await;
     assert_eq!(resp.status(), 429);
     let (limit, remaining, interval, fill, retry) = rate(&resp);
     assert_eq!((limit, remaining, interval, fill), (3, 0, 3600, 1));
     assert!((1..=3600).contains(&retry), "Retry-After {retry}");
     assert_eq!(reason(resp).await, "rate_limited");
-    assert_eq!(g.forwarded("GET", ISSUE), 3, "the 429 never reached the product");
+    assert_eq!(
+        g.forwarded("GET", ISSUE),
+        3,
+        "the 429 never reached the product"
+    );
     // Other callers have their own buckets: another PAT, and alice with Basic (keyed by user).
-    let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {BOB_PAT}"))]).await;
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &format!("Bearer {BOB_PAT}"))],
+        )
+        .await;
     assert_eq!(rate(&resp), (3, 2, 3600, 1, 0));
-    let resp = g.send("GET", ISSUE, &[("authorization", &basic("alice", "alice-pw"))]).await;
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &basic("alice", "alice-pw"))],
+        )
+        .await;
     assert_eq!(rate(&resp), (3, 2, 3600, 1, 0));
 }
 
 #[tokio::test]
 async fn basic_and_session_callers_share_the_users_bucket() {
     let g = Gate::start(JiraOptions::jira(), SLOW).await;
-    let a = g.send("GET", ISSUE, &[("authorization", &basic("bob", "bob-pw"))]).await;
+    let a = g
+        .send("GET", ISSUE, &[("authorization", &basic("bob", "bob-pw"))])
+        .await;
     assert_eq!(rate(&a).1, 2);
-    let b = g.send("GET", ISSUE, &[("cookie", "JSESSIONID=bob-session")]).await;
+    let b = g
+        .send("GET", ISSUE, &[("cookie", "JSESSIONID=bob-session")])
+        .await;
     assert_eq!(rate(&b).1, 1);
-    let c = g.send("GET", ISSUE, &[("authorization", &basic("bob", "bob-pw"))]).await;
+    let c = g
+        .send("GET", ISSUE, &[("authorization", &basic("bob", "bob-pw"))])
+        .await;
     assert_eq!(rate(&c).1, 0);
-    let d = g.send("GET", ISSUE, &[("cookie", "JSESSIONID=bob-session")]).await;
+    let d = g
+        .send("GET", ISSUE, &[("cookie", "JSESSIONID=bob-session")])
+        .await;
     assert_eq!(d.status(), 429);
 }
 
@@ -79,7 +110,11 @@ async fn anonymous_callers_are_limited_by_ip_and_every_api_answer_has_the_header
     assert_eq!(resp.status(), 429);
     // A product error on an API path carries them too (a fresh caller: bob).
     let resp = g
-        .send("GET", "/rest/api/2/nothing-here", &[("authorization", &format!("Bearer {BOB_PAT}"))])
+        .send(
+            "GET",
+            "/rest/api/2/nothing-here",
+            &[("authorization", &format!("Bearer {BOB_PAT}"))],
+        )
         .await;
     assert_eq!(resp.status(), 404);
     assert_eq!(rate(&resp), (3, 2, 3600, 1, 0));
@@ -95,8 +130,19 @@ async fn a_group_override_gives_its_members_their_own_quota() {
         let want_retry = if remaining == 0 { 6 } else { 0 };
         assert_eq!(rate(&resp), (5, remaining, 60, 10, want_retry));
     }
-    assert_eq!(g.send("GET", ISSUE, &[("authorization", &admin)]).await.status(), 429);
-    let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {ALICE_PAT}"))]).await;
+    assert_eq!(
+        g.send("GET", ISSUE, &[("authorization", &admin)])
+            .await
+            .status(),
+        429
+    );
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+        )
+        .await;
     assert_eq!(rate(&resp), (3, 2, 3600, 1, 0));
 }
 
@@ -107,7 +153,12 @@ async fn limits_apply_after_group_rules() {
     let bob = format!("Bearer {BOB_PAT}");
     // Refused writes do not spend tokens.
     for _ in 0..5 {
-        assert_eq!(g.send("PUT", ISSUE, &[("authorization", &bob)]).await.status(), 403);
+        assert_eq!(
+            g.send("PUT", ISSUE, &[("authorization", &bob)])
+                .await
+                .status(),
+            403
+        );
     }
     let resp = g.send("GET", ISSUE, &[("authorization", &bob)]).await;
     assert_eq!(rate(&resp).1, 2);
@@ -120,13 +171,25 @@ async fn a_reload_keeps_counters_when_the_quota_is_unchanged() {
     for _ in 0..2 {
         g.send("GET", ISSUE, &[("authorization", &alice)]).await;
     }
-    g.reload(&format!("{SLOW}[access]\ndeny = [\"/rest/api/2/dashboard\"]\n")).await;
+    g.reload(&format!(
+        "{SLOW}[access]\ndeny = [\"/rest/api/2/dashboard\"]\n"
+    ))
+    .await;
     let resp = g.send("GET", ISSUE, &[("authorization", &alice)]).await;
     assert_eq!(rate(&resp).1, 0, "the count survived the reload");
-    assert_eq!(g.send("GET", ISSUE, &[("authorization", &alice)]).await.status(), 429);
+    assert_eq!(
+        g.send("GET", ISSUE, &[("authorization", &alice)])
+            .await
+            .status(),
+        429
+    );
     g.reload(&SLOW.replace("burst = 3", "burst = 4")).await;
     let resp = g.send("GET", ISSUE, &[("authorization", &alice)]).await;
-    assert_eq!(rate(&resp), (4, 3, 3600, 1, 0), "a changed quota starts fresh");
+    assert_eq!(
+        rate(&resp),
+        (4, 3, 3600, 1, 0),
+        "a changed quota starts fresh"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +211,12 @@ async fn junk_credentials_create_no_limiter_keys() {
             .body(())
             .expect("request")
             .into_parts();
-        let mut ctx = RequestCtx::new(format!("r{i}"), peer, parts.method.clone(), ISSUE.to_string());
+        let mut ctx = RequestCtx::new(
+            format!("r{i}"),
+            peer,
+            parts.method.clone(),
+            ISSUE.to_string(),
+        );
         match pipeline::run(&rt, &parts, &mut ctx).await {
             Outcome::Reject(r) => assert_eq!(r.reason.status(), 401, "{i}: {:?}", r.reason),
             other => panic!("{i}: junk got through: {other:?}"),
@@ -157,14 +225,28 @@ async fn junk_credentials_create_no_limiter_keys() {
     // And junk the product has to judge: unknown PATs and wrong passwords, over the wire.
     for i in 0..200u32 {
         let pat = format!("N{:043}", i);
-        let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {pat}"))]).await;
+        let resp = g
+            .send("GET", ISSUE, &[("authorization", &format!("Bearer {pat}"))])
+            .await;
         assert_eq!(resp.status(), 401);
-        let resp = g.send("GET", ISSUE, &[("authorization", &basic("alice", &format!("guess{i}")))]).await;
+        let resp = g
+            .send(
+                "GET",
+                ISSUE,
+                &[("authorization", &basic("alice", &format!("guess{i}")))],
+            )
+            .await;
         assert_eq!(resp.status(), 401);
     }
     assert_eq!(rt.limiter.keys(), 0, "no key for any junk credential");
     assert_eq!(g.forwarded("GET", ISSUE), 0);
-    let resp = g.send("GET", ISSUE, &[("authorization", &format!("Bearer {ALICE_PAT}"))]).await;
+    let resp = g
+        .send(
+            "GET",
+            ISSUE,
+            &[("authorization", &format!("Bearer {ALICE_PAT}"))],
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(g.gw.state.runtime.load().limiter.keys(), 1);
 }

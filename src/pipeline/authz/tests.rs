@@ -31,17 +31,49 @@ fn allowed_and_read_only_across_every_method() {
     let none = HeaderMap::new();
     let path = "/rest/api/2/issue/ABC-1";
     let reads = ["GET", "HEAD", "OPTIONS"];
-    let writes = ["POST", "PUT", "PATCH", "DELETE", "PROPFIND", "MOVE", "FOO", "get", "Get", "head"];
+    let writes = [
+        "POST", "PUT", "PATCH", "DELETE", "PROPFIND", "MOVE", "FOO", "get", "Get", "head",
+    ];
     // (who, groups, expected for reads, expected for writes)
-    type Row<'a> = (&'a str, Vec<&'a str>, Result<bool, Reason>, Result<bool, Reason>);
+    type Row<'a> = (
+        &'a str,
+        Vec<&'a str>,
+        Result<bool, Reason>,
+        Result<bool, Reason>,
+    );
     let rows: Vec<Row> = vec![
         ("rw", vec!["jira-users"], Ok(false), Ok(false)),
         ("bot", vec!["jira-bots", "other"], Ok(false), Ok(false)),
-        ("ro", vec!["jira-users", "jira-readonly"], Ok(true), Err(Reason::ReadOnly)),
-        ("ro-first", vec!["jira-readonly", "jira-users"], Ok(true), Err(Reason::ReadOnly)),
-        ("ro-only", vec!["jira-readonly"], Err(Reason::GroupDenied), Err(Reason::GroupDenied)),
-        ("nobody", vec![], Err(Reason::GroupDenied), Err(Reason::GroupDenied)),
-        ("case", vec!["JIRA-USERS"], Err(Reason::GroupDenied), Err(Reason::GroupDenied)),
+        (
+            "ro",
+            vec!["jira-users", "jira-readonly"],
+            Ok(true),
+            Err(Reason::ReadOnly),
+        ),
+        (
+            "ro-first",
+            vec!["jira-readonly", "jira-users"],
+            Ok(true),
+            Err(Reason::ReadOnly),
+        ),
+        (
+            "ro-only",
+            vec!["jira-readonly"],
+            Err(Reason::GroupDenied),
+            Err(Reason::GroupDenied),
+        ),
+        (
+            "nobody",
+            vec![],
+            Err(Reason::GroupDenied),
+            Err(Reason::GroupDenied),
+        ),
+        (
+            "case",
+            vec!["JIRA-USERS"],
+            Err(Reason::GroupDenied),
+            Err(Reason::GroupDenied),
+        ),
     ];
     for (who, groups, read, write) in rows {
         for meth in reads {
@@ -60,12 +92,24 @@ fn empty_allowed_groups_admit_everyone_and_read_only_still_applies() {
     let z = authz("[access]\nread_only_groups = [\"jira-readonly\"]\n");
     let none = HeaderMap::new();
     let p = "/rest/api/2/issue";
-    assert_eq!(outcome(z.check(user("carol", &[]), &Method::DELETE, p, &none, None)), Ok(false));
     assert_eq!(
-        outcome(z.check(user("ro", &["jira-readonly"]), &Method::DELETE, p, &none, None)),
+        outcome(z.check(user("carol", &[]), &Method::DELETE, p, &none, None)),
+        Ok(false)
+    );
+    assert_eq!(
+        outcome(z.check(
+            user("ro", &["jira-readonly"]),
+            &Method::DELETE,
+            p,
+            &none,
+            None
+        )),
         Err(Reason::ReadOnly)
     );
-    assert_eq!(outcome(z.check(user("ro", &["jira-readonly"]), &Method::GET, p, &none, None)), Ok(true));
+    assert_eq!(
+        outcome(z.check(user("ro", &["jira-readonly"]), &Method::GET, p, &none, None)),
+        Ok(true)
+    );
 }
 
 #[test]
@@ -85,7 +129,11 @@ fn read_posts_are_exact_and_post_only() {
         ("post", "/rest/api/2/search", Err(Reason::ReadOnly)),
     ];
     for (meth, path, want) in cases {
-        assert_eq!(outcome(z.check(ro(), &m(meth), path, &none, None)), want, "{meth} {path}");
+        assert_eq!(
+            outcome(z.check(ro(), &m(meth), path, &none, None)),
+            want,
+            "{meth} {path}"
+        );
     }
 }
 
@@ -94,24 +142,46 @@ fn a_read_post_pattern_without_a_method_does_not_make_other_methods_reads() {
     let z = authz("[access]\nread_only_groups = [\"ro\"]\nread_posts = [\"/rest/api/2/search\"]\n");
     let none = HeaderMap::new();
     let p = "/rest/api/2/search";
-    assert_eq!(outcome(z.check(user("r", &["ro"]), &Method::POST, p, &none, None)), Ok(true));
-    assert_eq!(outcome(z.check(user("r", &["ro"]), &Method::PUT, p, &none, None)), Err(Reason::ReadOnly));
+    assert_eq!(
+        outcome(z.check(user("r", &["ro"]), &Method::POST, p, &none, None)),
+        Ok(true)
+    );
+    assert_eq!(
+        outcome(z.check(user("r", &["ro"]), &Method::PUT, p, &none, None)),
+        Err(Reason::ReadOnly)
+    );
 }
 
 #[test]
 fn override_headers_refuse_read_only_callers_only() {
     let z = authz(RULES);
-    for h in ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "x-http-method-override"] {
-        for (meth, path) in [("GET", "/rest/api/2/issue/A-1"), ("POST", "/rest/api/2/search")] {
+    for h in [
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+        "x-http-method-override",
+    ] {
+        for (meth, path) in [
+            ("GET", "/rest/api/2/issue/A-1"),
+            ("POST", "/rest/api/2/search"),
+        ] {
             let mut headers = HeaderMap::new();
             headers.insert(
                 http::HeaderName::from_bytes(h.as_bytes()).unwrap(),
                 HeaderValue::from_static("DELETE"),
             );
             let ro = user("ro", &["jira-users", "jira-readonly"]);
-            assert_eq!(outcome(z.check(ro, &m(meth), path, &headers, None)), Err(Reason::ReadOnly), "{h} {meth}");
+            assert_eq!(
+                outcome(z.check(ro, &m(meth), path, &headers, None)),
+                Err(Reason::ReadOnly),
+                "{h} {meth}"
+            );
             let rw = user("rw", &["jira-users"]);
-            assert_eq!(outcome(z.check(rw, &m(meth), path, &headers, None)), Ok(false), "{h} {meth} rw");
+            assert_eq!(
+                outcome(z.check(rw, &m(meth), path, &headers, None)),
+                Ok(false),
+                "{h} {meth} rw"
+            );
         }
     }
 }
@@ -140,9 +210,18 @@ fn override_query_parameters_refuse_read_only_callers() {
             "{q}"
         );
         let rw = user("rw", &["jira-users"]);
-        assert_eq!(outcome(z.check(rw, &Method::GET, "/rest/api/2/issue/A-1", &none, Some(q))), Ok(false));
+        assert_eq!(
+            outcome(z.check(rw, &Method::GET, "/rest/api/2/issue/A-1", &none, Some(q))),
+            Ok(false)
+        );
     }
-    for q in ["jql=method%3DDELETE", "method=x", "fields=_method", "expand=methods", ""] {
+    for q in [
+        "jql=method%3DDELETE",
+        "method=x",
+        "fields=_method",
+        "expand=methods",
+        "",
+    ] {
         let ro = user("ro", &["jira-users", "jira-readonly"]);
         assert_eq!(
             outcome(z.check(ro, &Method::GET, "/rest/api/2/search", &none, Some(q))),
@@ -157,8 +236,14 @@ fn a_read_only_token_behaves_as_a_read_only_group() {
     let z = authz(RULES);
     let none = HeaderMap::new();
     let tok = || user("rw", &["jira-users"]).with_read_only_token(true);
-    assert_eq!(outcome(z.check(tok(), &Method::GET, "/rest/api/2/issue/A-1", &none, None)), Ok(true));
-    assert_eq!(outcome(z.check(tok(), &Method::POST, "/rest/api/2/search", &none, None)), Ok(true));
+    assert_eq!(
+        outcome(z.check(tok(), &Method::GET, "/rest/api/2/issue/A-1", &none, None)),
+        Ok(true)
+    );
+    assert_eq!(
+        outcome(z.check(tok(), &Method::POST, "/rest/api/2/search", &none, None)),
+        Ok(true)
+    );
     assert_eq!(
         outcome(z.check(tok(), &Method::POST, "/rest/api/2/issue", &none, None)),
         Err(Reason::ReadOnly)
@@ -175,7 +260,13 @@ fn a_read_only_token_behaves_as_a_read_only_group() {
 fn the_permitted_principal_is_the_one_checked() {
     let z = authz(RULES);
     let p = z
-        .check(user("rw", &["jira-users"]), &Method::GET, "/rest/api/2/myself", &HeaderMap::new(), None)
+        .check(
+            user("rw", &["jira-users"]),
+            &Method::GET,
+            "/rest/api/2/myself",
+            &HeaderMap::new(),
+            None,
+        )
         .expect("permitted");
     assert_eq!(p.principal().username(), "rw");
     assert_eq!(p.principal().groups(), ["jira-users".to_string()]);

@@ -13,31 +13,55 @@ const BASIC: &str = "[rate_limit]\nenabled = true\nrequests = 10\nper = \"1m\"\n
 fn permit(p: Principal) -> Permitted {
     let access = crate::config::from_toml("").expect("config").access;
     Authz::new(&access)
-        .check(p, &Method::GET, "/rest/api/2/myself", &HeaderMap::new(), None)
+        .check(
+            p,
+            &Method::GET,
+            "/rest/api/2/myself",
+            &HeaderMap::new(),
+            None,
+        )
         .expect("permitted")
 }
 
 fn token(user: &str, id: &str, groups: &[&str]) -> Permitted {
     permit(
-        Principal::new(user.into(), CredentialKind::Jwt, Some("idp".into()), Some(id.into()))
-            .with_groups(groups.iter().map(|g| g.to_string()).collect()),
+        Principal::new(
+            user.into(),
+            CredentialKind::Jwt,
+            Some("idp".into()),
+            Some(id.into()),
+        )
+        .with_groups(groups.iter().map(|g| g.to_string()).collect()),
     )
 }
 
 fn basic(user: &str) -> Permitted {
-    permit(Principal::new(user.into(), CredentialKind::Basic, None, None))
+    permit(Principal::new(
+        user.into(),
+        CredentialKind::Basic,
+        None,
+        None,
+    ))
 }
 
 fn ctx(ip: &str) -> RequestCtx {
     let addr: IpAddr = ip.parse().expect("ip");
-    let mut c = RequestCtx::new("r".into(), (addr, 40000).into(), Method::GET, "/rest/api/2/x".into());
+    let mut c = RequestCtx::new(
+        "r".into(),
+        (addr, 40000).into(),
+        Method::GET,
+        "/rest/api/2/x".into(),
+    );
     c.client_ip = Some(ClientIp::Addr(addr));
     c
 }
 
 fn limiter(toml: &str) -> (RateLimiter<FakeRelativeClock>, FakeRelativeClock) {
     let clock = FakeRelativeClock::default();
-    (RateLimiter::with_clock(&settings(toml), clock.clone()), clock)
+    (
+        RateLimiter::with_clock(&settings(toml), clock.clone()),
+        clock,
+    )
 }
 
 fn hdr(remaining: u32, retry: u64) -> RateHeaders {
@@ -53,7 +77,10 @@ fn hdr(remaining: u32, retry: u64) -> RateHeaders {
 #[test]
 fn off_means_no_headers_and_no_keys() {
     let (l, _) = limiter("");
-    assert_eq!(l.check(Some(&token("a", "t1", &[])), &ctx("10.0.0.1")), Ok(None));
+    assert_eq!(
+        l.check(Some(&token("a", "t1", &[])), &ctx("10.0.0.1")),
+        Ok(None)
+    );
     assert_eq!(l.keys(), 0);
 }
 
@@ -71,7 +98,10 @@ fn exactly_burst_requests_then_429_with_jira_headers() {
     assert_eq!(r.rate, Some(hdr(0, 6)));
     // 2.5s later the wait is 3.5s, reported as 4 whole seconds.
     clock.advance(Duration::from_millis(2500));
-    assert_eq!(l.check(Some(&t), &c).expect_err("still empty").rate, Some(hdr(0, 4)));
+    assert_eq!(
+        l.check(Some(&t), &c).expect_err("still empty").rate,
+        Some(hdr(0, 4))
+    );
     // After one period one token is back, and exactly one.
     clock.advance(Duration::from_millis(3500));
     assert_eq!(l.check(Some(&t), &c), Ok(Some(hdr(0, 6))));
@@ -85,11 +115,24 @@ fn exactly_burst_requests_then_429_with_jira_headers() {
 fn keys_are_token_user_or_ip() {
     let c = ctx("10.0.0.1");
     let k = |p: Option<&Permitted>, c: &RequestCtx| key_for(p, c);
-    assert_eq!(k(Some(&token("alice", "t1", &[])), &c), LimitKey::Token("t1".into()));
+    assert_eq!(
+        k(Some(&token("alice", "t1", &[])), &c),
+        LimitKey::Token("t1".into())
+    );
     assert_eq!(k(Some(&basic("alice")), &c), LimitKey::User("alice".into()));
-    let session = permit(Principal::new("bob".into(), CredentialKind::Session, None, None));
+    let session = permit(Principal::new(
+        "bob".into(),
+        CredentialKind::Session,
+        None,
+        None,
+    ));
     assert_eq!(k(Some(&session), &c), LimitKey::User("bob".into()));
-    let pat = permit(Principal::new("bob".into(), CredentialKind::Pat, None, Some("h1".into())));
+    let pat = permit(Principal::new(
+        "bob".into(),
+        CredentialKind::Pat,
+        None,
+        Some("h1".into()),
+    ));
     assert_eq!(k(Some(&pat), &c), LimitKey::Token("h1".into()));
     assert_eq!(k(None, &c), LimitKey::Ip("10.0.0.1".parse().unwrap()));
     assert_eq!(
@@ -111,7 +154,10 @@ fn callers_have_separate_buckets() {
     }
     assert!(l.check(Some(&t1), &c).is_err());
     // Another token of the same user, a Basic caller and an anonymous caller are unaffected.
-    assert_eq!(l.check(Some(&token("alice", "t2", &[])), &c), Ok(Some(hdr(2, 0))));
+    assert_eq!(
+        l.check(Some(&token("alice", "t2", &[])), &c),
+        Ok(Some(hdr(2, 0)))
+    );
     assert_eq!(l.check(Some(&basic("alice")), &c), Ok(Some(hdr(2, 0))));
     assert_eq!(l.check(None, &c), Ok(Some(hdr(2, 0))));
     assert_eq!(l.check(None, &ctx("10.0.0.2")), Ok(Some(hdr(2, 0))));
@@ -147,10 +193,22 @@ fn the_first_matching_override_wins() {
     let bot = token("ci", "b1", &["jira-users", "slow", "ci-bots"]);
     let h = l.check(Some(&bot), &c).expect("ok").expect("on");
     // "ci-bots" is listed before "slow" in the config, so it wins whatever the group order.
-    assert_eq!((h.limit, h.remaining, h.interval_secs, h.fill_rate), (5, 4, 10, 100));
+    assert_eq!(
+        (h.limit, h.remaining, h.interval_secs, h.fill_rate),
+        (5, 4, 10, 100)
+    );
     let slow = token("s", "s1", &["slow"]);
     let h = l.check(Some(&slow), &c).expect("ok").expect("on");
-    assert_eq!((h.limit, h.remaining, h.interval_secs, h.fill_rate, h.retry_after_secs), (1, 0, 3600, 1, 3600));
+    assert_eq!(
+        (
+            h.limit,
+            h.remaining,
+            h.interval_secs,
+            h.fill_rate,
+            h.retry_after_secs
+        ),
+        (1, 0, 3600, 1, 3600)
+    );
     assert!(l.check(Some(&slow), &c).is_err());
     let plain = token("p", "p1", &["jira-users"]);
     assert_eq!(l.check(Some(&plain), &c), Ok(Some(hdr(2, 0))));
@@ -192,7 +250,8 @@ fn idle_keys_are_pruned_once_their_bucket_is_full_again() {
     let (l, clock) = limiter(BASIC);
     let c = ctx("10.0.0.1");
     for i in 0..1000 {
-        l.check(Some(&token("u", &format!("t{i}"), &[])), &c).expect("fresh key");
+        l.check(Some(&token("u", &format!("t{i}"), &[])), &c)
+            .expect("fresh key");
     }
     assert_eq!(l.keys(), 1000);
     l.prune();
@@ -209,5 +268,8 @@ fn idle_keys_are_pruned_once_their_bucket_is_full_again() {
     }
     l.prune();
     assert_eq!(l.keys(), 1, "only the busy key stays");
-    assert!(l.check(Some(&busy), &c).is_err(), "its state survived pruning");
+    assert!(
+        l.check(Some(&busy), &c).is_err(),
+        "its state survived pruning"
+    );
 }
