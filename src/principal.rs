@@ -84,11 +84,6 @@ impl Principal {
         self
     }
 
-    /// Replaces the groups in place.
-    pub(crate) fn set_groups(&mut self, groups: Vec<String>) {
-        self.groups = groups;
-    }
-
     /// Sets when the credential expires.
     pub(crate) fn with_expiry(mut self, at: Option<SystemTime>) -> Self {
         self.expires_at = at;
