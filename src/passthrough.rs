@@ -50,6 +50,10 @@ struct Inner {
     cache: Cache<[u8; 32], Arc<Answer>>,
     ttl: Duration,
     metrics: Arc<Metrics>,
+    /// `auth.allow_session_cookies`: when off, the product's session cookies are stripped
+    /// before forwarding, so the lookup must not send them either (else a cookie could be
+    /// the identity authorized while another credential is the one forwarded).
+    session_cookies: bool,
 }
 
 impl Passthrough {
@@ -82,6 +86,7 @@ impl Passthrough {
                 }),
                 ttl,
                 metrics: Arc::clone(metrics),
+                session_cookies: config.auth.allow_session_cookies,
             }),
         }
     }
@@ -108,7 +113,7 @@ impl Passthrough {
             Credential::Session => (CredentialKind::Session, None),
             Credential::GatewayToken(_) | Credential::Jwt(_) | Credential::None => return Ok(None),
         };
-        let lookup_headers = credential_headers(headers);
+        let lookup_headers = credential_headers(headers, inner.session_cookies);
         let key = cache_key(&lookup_headers);
         let entry = inner
             .cache
@@ -147,13 +152,17 @@ impl Passthrough {
     }
 }
 
-/// `Authorization` and the product's session cookies: what the product authenticates by.
-fn credential_headers(headers: &HeaderMap) -> HeaderMap {
+/// `Authorization` and (when they are forwarded at all) the product's session cookies:
+/// exactly the credentials the product will see on the forwarded request.
+fn credential_headers(headers: &HeaderMap, with_cookies: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     if let Some(a) = headers.get(header::AUTHORIZATION) {
         let mut a = a.clone();
         a.set_sensitive(true);
         out.insert(header::AUTHORIZATION, a);
+    }
+    if !with_cookies {
+        return out;
     }
     let mut cookies: Vec<&str> = headers
         .get_all(header::COOKIE)

@@ -55,7 +55,7 @@ fn only_credential_headers_are_sent_and_hashed() {
         ("cookie", "atlassian.xsrf.token=1; JSESSIONID=abc"),
         ("cookie", "seraph.rememberme.cookie=r"),
         ("x-forwarded-user", "admin"),
-    ]));
+    ]), true);
     assert_eq!(a.len(), 2);
     assert_eq!(a[header::AUTHORIZATION], "Basic YTpi");
     assert_eq!(
@@ -69,15 +69,26 @@ fn only_credential_headers_are_sent_and_hashed() {
             "seraph.rememberme.cookie=r; JSESSIONID=abc; other=2",
         ),
         ("authorization", "Basic YTpi"),
-    ]));
+    ]), true);
     assert_eq!(cache_key(&a), cache_key(&b));
     let c = credential_headers(&h(&[
         ("authorization", "Basic YTpj"),
         ("cookie", "JSESSIONID=abc; seraph.rememberme.cookie=r"),
-    ]));
+    ]), true);
     assert_ne!(cache_key(&a), cache_key(&c));
-    let d = credential_headers(&h(&[("authorization", "Basic YTpi")]));
+    let d = credential_headers(&h(&[("authorization", "Basic YTpi")]), true);
     assert_ne!(cache_key(&a), cache_key(&d));
+    // With allow_session_cookies off the cookies are stripped before forwarding, so the
+    // lookup must not send them either (regression: a session cookie rode along with Basic).
+    let e = credential_headers(
+        &h(&[
+            ("authorization", "Basic YTpi"),
+            ("cookie", "JSESSIONID=admin-session"),
+        ]),
+        false,
+    );
+    assert_eq!(e.len(), 1);
+    assert!(!e.contains_key(header::COOKIE));
 }
 
 #[tokio::test]

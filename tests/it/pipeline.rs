@@ -90,6 +90,7 @@ async fn allow_native_oauth_passes_opaque_bearers_and_off_refuses_them() {
     assert_refused(&off, &r, 401, "unknown_token");
 
     let on = Setup::jira()
+        .without_identity_lookups()
         .with("[auth]\nallow_native_oauth = true")
         .start()
         .await;
@@ -136,7 +137,8 @@ async fn gateway_tokens_off_refuses_gw_tokens_before_any_lookup() {
 #[tokio::test]
 async fn session_cookies_pass_through_and_off_are_stripped_and_the_caller_is_anonymous() {
     let cookie = "JSESSIONID=alice-session; seraph.rememberme.cookie=r; theme=dark";
-    let on = Setup::jira().start().await;
+    let on = Setup::jira()
+        .without_identity_lookups().start().await;
     let r = on.get("/rest/api/2/myself").cookie(cookie).send().await;
     assert_eq!((r.status, r.header("x-ausername")), (200, Some("alice")));
     assert_eq!(
@@ -145,6 +147,7 @@ async fn session_cookies_pass_through_and_off_are_stripped_and_the_caller_is_ano
     );
 
     let off = Setup::jira()
+        .without_identity_lookups()
         .with("[auth]\nallow_session_cookies = false")
         .start()
         .await;
@@ -158,6 +161,7 @@ async fn session_cookies_pass_through_and_off_are_stripped_and_the_caller_is_ano
 
     // Anonymous, so `require_authentication` refuses it.
     let strict = Setup::jira()
+        .without_identity_lookups()
         .with("[auth]\nallow_session_cookies = false\nrequire_authentication = true")
         .start()
         .await;
@@ -196,6 +200,7 @@ async fn require_authentication_refuses_anonymous_api_calls_only() {
 #[tokio::test]
 async fn public_restricted_needs_a_credential_where_anonymous_is_otherwise_allowed() {
     let t = Setup::jira()
+        .without_identity_lookups()
         .with(
             "[access]\npublic_restricted = [\"POST /rest/api/2/search\", \"/rest/api/2/issue/*\"]",
         )
@@ -302,6 +307,7 @@ async fn bypass_forwards_without_authentication_and_leaves_client_credentials_un
 #[tokio::test]
 async fn the_context_path_is_stripped_once_before_rules_match() {
     let t = Setup::jira()
+        .without_identity_lookups()
         .with("[upstream]\ncontext_path = \"/jira\"")
         .with("[auth]\nrequire_authentication = true")
         .with("[access]\ndeny = [\"/rest/api/2/user\"]")
@@ -440,10 +446,11 @@ async fn auth_disabled_forwards_everything_but_reserved_paths_and_the_ip_filter_
         .send()
         .await;
     assert_refused(&t, &r, 403, "ip_denied");
+    // The token API answers itself (who are you?) and is never forwarded.
     let raw = t
         .raw(raw_request("GET", "/_authgate/tokens", &[]).as_bytes())
         .await;
-    assert_eq!(raw.status, 404);
+    assert_eq!(raw.status, 401);
     assert!(t.jira.requests().is_empty());
 }
 
@@ -470,12 +477,21 @@ async fn with_session_cookies_off_a_session_cookie_never_rides_along_another_cre
         .send()
         .await;
     assert_eq!(r.header("x-ausername"), Some("alice"));
-    for seen in t.jira.requests() {
-        assert_eq!(
-            seen.header_values("cookie"),
-            vec!["theme=dark"],
-            "{}",
-            seen.target
-        );
+    // Neither the forwarded requests nor authgate's identity lookups (made with the caller's
+    // credential first) may carry a product session cookie.
+    let seen = t.jira.requests();
+    let forwarded: Vec<_> = seen.iter().filter(|r| r.header("x-request-id").is_some()).collect();
+    assert_eq!(forwarded.len(), 2, "two forwarded calls");
+    for r in &forwarded {
+        assert_eq!(r.header_values("cookie"), vec!["theme=dark"], "{}", r.target);
+    }
+    for r in &seen {
+        for c in r.header_values("cookie") {
+            assert!(
+                !c.contains("JSESSIONID") && !c.contains("crowd.token_key"),
+                "{}: {c}",
+                r.target
+            );
+        }
     }
 }

@@ -103,6 +103,13 @@ impl Setup {
         }
     }
 
+    /// Turns off `auth.resolve_passthrough_identity`, for tests about what is forwarded to
+    /// the product, so the stand-in records only the forwarded request and not the identity
+    /// lookup authgate makes first for PAT / Basic / cookie / OAuth callers.
+    pub fn without_identity_lookups(self) -> Setup {
+        self.with("[auth]\nresolve_passthrough_identity = false")
+    }
+
     /// Merges a TOML snippet over the config (tables merge; later values win; arrays replace).
     pub fn with(mut self, toml: &str) -> Setup {
         self.snippets.push(toml.to_string());
