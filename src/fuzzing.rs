@@ -36,7 +36,11 @@ pub fn fuzz_path(data: &[u8]) {
         let c2 = path::canonicalize(&Method::GET, &again, Version::HTTP_11, context)
             .expect("a canonical path is accepted again");
         assert_eq!(c.full, c2.full, "canonicalization is idempotent");
-        assert!(!c.full.contains("//") && !c.full.contains(';'), "{}", c.full);
+        assert!(
+            !c.full.contains("//") && !c.full.contains(';'),
+            "{}",
+            c.full
+        );
     }
 }
 

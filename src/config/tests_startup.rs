@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::DEFAULT_MAX_CONNECTIONS;
+use crate::config::raw::DEFAULT_MAX_CONNECTIONS;
 use crate::config::{from_toml_with, Config, ConfigErrors};
 
 fn load(text: &str) -> Result<Config, ConfigErrors> {
@@ -48,7 +48,11 @@ fn trusted_proxies_that_trust_everyone_are_refused() {
         let errs = errors(&text);
         assert_eq!(errs.len(), 1, "{net}: {errs:?}");
         assert_eq!(errs[0].0, "ip.trusted_proxies[1]", "{net} (case {i})");
-        assert!(errs[0].1.contains("trusts every address"), "{net}: {}", errs[0].1);
+        assert!(
+            errs[0].1.contains("trusts every address"),
+            "{net}: {}",
+            errs[0].1
+        );
     }
 }
 
@@ -69,7 +73,10 @@ fn an_hmac_secret_under_32_bytes_is_refused() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].0, "providers[0].hmac_secret");
     assert!(errs[0].1.contains("at least 32 bytes"), "{}", errs[0].1);
-    assert!(!errs[0].1.contains(&"s".repeat(31)), "the secret is never echoed");
+    assert!(
+        !errs[0].1.contains(&"s".repeat(31)),
+        "the secret is never echoed"
+    );
     // 32 bytes exactly is enough.
     assert!(load(&hmac_provider(&"s".repeat(32), "audiences = [\"jira\"]")).is_ok());
 }
@@ -78,7 +85,10 @@ fn an_hmac_secret_under_32_bytes_is_refused() {
 fn an_hmac_secret_from_the_environment_is_checked_after_interpolation() {
     let errs = errors(&hmac_provider("${SHORT}", "audiences = [\"jira\"]"));
     assert_eq!(errs[0].0, "providers[0].hmac_secret");
-    assert!(!errs[0].1.contains(&"x".repeat(31)), "the secret is never echoed");
+    assert!(
+        !errs[0].1.contains(&"x".repeat(31)),
+        "the secret is never echoed"
+    );
     assert!(load(&hmac_provider("${LONG}", "audiences = [\"jira\"]")).is_ok());
 }
 
@@ -94,7 +104,11 @@ fn multibyte_secrets_count_bytes_not_characters() {
 fn empty_audiences_warn() {
     let w = warnings(&hmac_provider(&"s".repeat(32), "audiences = []"));
     assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("providers[0]") && w[0].contains("audiences = []"), "{}", w[0]);
+    assert!(
+        w[0].contains("providers[0]") && w[0].contains("audiences = []"),
+        "{}",
+        w[0]
+    );
     // Leaving the key out is the same as an empty list.
     let w = warnings(&hmac_provider(&"s".repeat(32), ""));
     assert_eq!(w.len(), 1, "{w:?}");
@@ -103,10 +117,18 @@ fn empty_audiences_warn() {
 
 #[test]
 fn header_mode_with_a_remote_upstream_warns() {
-    for url in ["http://10.0.0.5:8080", "https://jira.internal", "http://[2001:db8::1]:8080"] {
+    for url in [
+        "http://10.0.0.5:8080",
+        "https://jira.internal",
+        "http://[2001:db8::1]:8080",
+    ] {
         let w = warnings(&format!("[upstream]\nurl = \"{url}\"\n"));
         assert_eq!(w.len(), 1, "{url}: {w:?}");
-        assert!(w[0].contains("upstream.identity.mode") && w[0].contains("firewall"), "{}", w[0]);
+        assert!(
+            w[0].contains("upstream.identity.mode") && w[0].contains("firewall"),
+            "{}",
+            w[0]
+        );
     }
     for url in [
         "http://127.0.0.1:8081",

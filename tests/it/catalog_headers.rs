@@ -32,7 +32,12 @@ async fn h03_underscore_and_case_variants_are_removed() {
 #[tokio::test]
 async fn h04_connection_cannot_remove_what_authgate_sets() {
     let h = Harness::catalog("").await;
-    let resp = h.get(P, &["Connection: close, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id"]).await;
+    let resp = h
+        .get(
+            P,
+            &["Connection: close, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id"],
+        )
+        .await;
     let seen = h.assert_forwarded(&resp, P, None, "H-04 Connection naming gateway headers");
     assert_eq!(seen.headers.get_all("x-forwarded-for").iter().count(), 1);
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
@@ -40,9 +45,27 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
     assert!(seen.headers.contains_key("x-request-id"));
     // `Connection: Authorization` does not make a missing credential acceptable.
     let resp = h.get(T, &["Connection: close, Authorization"]).await;
-    h.assert_denied(&resp, 401, "credential_required", "H-04 Connection: Authorization");
-    let resp = h.get(T, &["Connection: close, Authorization", "Authorization: Digest abc"]).await;
-    h.assert_denied(&resp, 401, "unsupported_scheme", "H-04 Connection: Authorization + Digest");
+    h.assert_denied(
+        &resp,
+        401,
+        "credential_required",
+        "H-04 Connection: Authorization",
+    );
+    let resp = h
+        .get(
+            T,
+            &[
+                "Connection: close, Authorization",
+                "Authorization: Digest abc",
+            ],
+        )
+        .await;
+    h.assert_denied(
+        &resp,
+        401,
+        "unsupported_scheme",
+        "H-04 Connection: Authorization + Digest",
+    );
 }
 
 #[tokio::test]
@@ -62,8 +85,18 @@ async fn h05_h06_hop_by_hop_and_h2c_upgrade_are_not_forwarded() {
         )
         .await;
     let seen = h.assert_forwarded(&resp, P, None, "H-05");
-    for name in ["keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "upgrade"] {
-        assert!(!seen.headers.contains_key(name), "H-05: {name} was forwarded");
+    for name in [
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "upgrade",
+    ] {
+        assert!(
+            !seen.headers.contains_key(name),
+            "H-05: {name} was forwarded"
+        );
     }
     assert_eq!(seen.headers["x-custom"], "kept");
     let req = format!(
@@ -75,7 +108,10 @@ async fn h05_h06_hop_by_hop_and_h2c_upgrade_are_not_forwarded() {
         let seen = h.up.seen();
         assert_eq!(seen.len(), 1, "H-06");
         for name in ["upgrade", "http2-settings", "connection"] {
-            assert!(!seen[0].headers.contains_key(name), "H-06: {name} was forwarded");
+            assert!(
+                !seen[0].headers.contains_key(name),
+                "H-06: {name} was forwarded"
+            );
         }
     } else {
         assert_eq!(resp.status, 400, "H-06: {}", resp.text);
@@ -102,7 +138,10 @@ async fn h08_forwarding_headers_are_replaced() {
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
     // CONTRACT §4: X-Forwarded-Host is the client's Host.
     assert_eq!(seen.headers["x-forwarded-host"], "jira.test");
-    assert!(!seen.headers.contains_key("forwarded"), "H-08: Forwarded passed through");
+    assert!(
+        !seen.headers.contains_key("forwarded"),
+        "H-08: Forwarded passed through"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +151,15 @@ async fn h12_bypass_keeps_the_callers_own_credentials() {
     // stripped on public paths; the contract wins: the product's own auth still applies, and
     // no identity header is ever added, so Jira's identity is the caller's own.
     let h = Harness::catalog("").await;
-    let resp = h.get(P, &["Authorization: Basic YWxpY2U6YWxpY2UtcHc=", "Cookie: JSESSIONID=abc"]).await;
+    let resp = h
+        .get(
+            P,
+            &[
+                "Authorization: Basic YWxpY2U6YWxpY2UtcHc=",
+                "Cookie: JSESSIONID=abc",
+            ],
+        )
+        .await;
     let seen = h.assert_forwarded(&resp, P, None, "H-12 public");
     assert_eq!(seen.headers["authorization"], "Basic YWxpY2U6YWxpY2UtcHc=");
 }
@@ -138,17 +185,33 @@ async fn h02_spoofed_identity_next_to_a_valid_token_is_replaced() {
 async fn h04_connection_naming_the_identity_header_does_not_lose_it() {
     let h = Harness::catalog("").await;
     let auth = format!("Authorization: Bearer {}", token("alice", &["jira-users"]));
-    let resp = h.get(T, &[&auth, "Connection: close, X-Forwarded-User"]).await;
+    let resp = h
+        .get(T, &[&auth, "Connection: close, X-Forwarded-User"])
+        .await;
     h.assert_forwarded(&resp, T, Some("alice"), "H-04 Connection: X-Forwarded-User");
 }
 
 #[tokio::test]
 async fn h09_h11_hostile_usernames_are_refused() {
     let h = Harness::catalog("").await;
-    for name in ["alice\r\nX-Admin: 1", "alice\u{0}", "alice, admin", " alice", "alice ", "alice;admin", "josé", "Alice"] {
+    for name in [
+        "alice\r\nX-Admin: 1",
+        "alice\u{0}",
+        "alice, admin",
+        " alice",
+        "alice ",
+        "alice;admin",
+        "josé",
+        "Alice",
+    ] {
         let auth = format!("Authorization: Bearer {}", token(name, &["jira-users"]));
         let resp = h.get(T, &[&auth]).await;
-        h.assert_denied(&resp, 401, "username_invalid", &format!("H-09..H-11 {name:?}"));
+        h.assert_denied(
+            &resp,
+            401,
+            "username_invalid",
+            &format!("H-09..H-11 {name:?}"),
+        );
     }
 }
 
@@ -166,7 +229,10 @@ async fn h12_authgate_authenticated_callers_lose_their_other_credentials() {
         )
         .await;
     let seen = h.assert_forwarded(&resp, T, Some("alice"), "H-12 protected");
-    assert!(!seen.headers.contains_key("authorization"), "H-12: Authorization forwarded");
+    assert!(
+        !seen.headers.contains_key("authorization"),
+        "H-12: Authorization forwarded"
+    );
     let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
     assert_eq!(cookies.len(), 1);
     assert_eq!(cookies[0], "theme=dark");

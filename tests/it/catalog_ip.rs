@@ -38,17 +38,44 @@ async fn n01_n02_spoofed_forwarding_headers_are_ignored_without_a_trusted_proxy(
 #[tokio::test]
 async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
     let h = Harness::catalog(ALLOW_1_TP).await;
-    let resp = from(&h, "127.0.0.3", P, &["X-Forwarded-For: 127.0.0.1, 127.0.0.9"]).await;
+    let resp = from(
+        &h,
+        "127.0.0.3",
+        P,
+        &["X-Forwarded-For: 127.0.0.1, 127.0.0.9"],
+    )
+    .await;
     h.assert_denied(&resp, 403, "ip_denied", "N-03");
-    let resp = from(&h, "127.0.0.3", P, &["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 127.0.0.9"]).await;
+    let resp = from(
+        &h,
+        "127.0.0.3",
+        P,
+        &["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 127.0.0.9"],
+    )
+    .await;
     h.assert_denied(&resp, 403, "ip_denied", "N-04 two lines");
     // Reversed lines: the rightmost entry is now the allowed one.
-    let resp = from(&h, "127.0.0.3", P, &["X-Forwarded-For: 127.0.0.9", "X-Forwarded-For: 127.0.0.1"]).await;
+    let resp = from(
+        &h,
+        "127.0.0.3",
+        P,
+        &["X-Forwarded-For: 127.0.0.9", "X-Forwarded-For: 127.0.0.1"],
+    )
+    .await;
     let seen = h.assert_forwarded(&resp, P, None, "N-04 reversed");
     // The trusted peer's chain is kept and the peer appended (CONTRACT §4).
-    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.9, 127.0.0.1, 127.0.0.3");
+    assert_eq!(
+        seen.headers["x-forwarded-for"],
+        "127.0.0.9, 127.0.0.1, 127.0.0.3"
+    );
     // Trusted proxies are skipped from the right.
-    let resp = from(&h, "127.0.0.3", P, &["X-Forwarded-For: 127.0.0.1, 127.0.0.3"]).await;
+    let resp = from(
+        &h,
+        "127.0.0.3",
+        P,
+        &["X-Forwarded-For: 127.0.0.1, 127.0.0.3"],
+    )
+    .await;
     h.assert_forwarded(&resp, P, None, "N-03 trusted hop skipped");
 }
 
@@ -82,7 +109,13 @@ async fn n06_malformed_entries_at_the_deciding_position_are_denied() {
         h.assert_denied(&resp, 403, "ip_denied", &format!("N-06 {entry:?}"));
     }
     // Surrounding spaces are list whitespace, not part of the address.
-    let resp = from(&h, "127.0.0.3", P, &["X-Forwarded-For: 127.0.0.9 ,  127.0.0.1 "]).await;
+    let resp = from(
+        &h,
+        "127.0.0.3",
+        P,
+        &["X-Forwarded-For: 127.0.0.9 ,  127.0.0.1 "],
+    )
+    .await;
     h.assert_forwarded(&resp, P, None, "N-06 spaces");
     // 1 000 entries: bounded parsing; the rightmost decides.
     let long = format!("X-Forwarded-For: {}127.0.0.1", "127.0.0.9, ".repeat(999));
@@ -121,7 +154,12 @@ async fn n07_ipv4_mapped_ipv6_peers_compare_as_ipv4() {
 #[tokio::test]
 async fn n08_cidr_edges() {
     let h = Harness::catalog("[ip]\nallow = [\"127.0.0.4/30\"]\n").await;
-    for (src, ok) in [("127.0.0.3", false), ("127.0.0.4", true), ("127.0.0.7", true), ("127.0.0.8", false)] {
+    for (src, ok) in [
+        ("127.0.0.3", false),
+        ("127.0.0.4", true),
+        ("127.0.0.7", true),
+        ("127.0.0.8", false),
+    ] {
         let resp = from(&h, src, P, &[]).await;
         if ok {
             h.assert_forwarded(&resp, P, None, &format!("N-08 {src}"));

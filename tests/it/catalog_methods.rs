@@ -6,7 +6,10 @@
 use crate::support::harden::{token, Harness, T};
 
 fn ro() -> String {
-    format!("Authorization: Bearer {}", token("ro", &["jira-users", "jira-readonly"]))
+    format!(
+        "Authorization: Bearer {}",
+        token("ro", &["jira-users", "jira-readonly"])
+    )
 }
 
 fn rw() -> String {
@@ -20,7 +23,12 @@ async fn m08_m09_trace_track_and_connect_are_never_allowed() {
         let resp = h.send(m, T, &[]).await;
         h.assert_denied(&resp, 405, "method_not_allowed", &format!("M-08 {m}"));
         let resp = h.send(m, "/status", &[]).await;
-        h.assert_denied(&resp, 405, "method_not_allowed", &format!("M-08 {m} non-API"));
+        h.assert_denied(
+            &resp,
+            405,
+            "method_not_allowed",
+            &format!("M-08 {m} non-API"),
+        );
     }
     let resp = h.raw(b"CONNECT jira.internal:443 HTTP/1.1\r\nHost: jira.internal:443\r\nConnection: close\r\n\r\n").await;
     assert_eq!(resp.status, 405, "M-09 CONNECT: {}", resp.text);
@@ -35,7 +43,14 @@ async fn m07_options_without_a_token_needs_auth() {
     let resp = h.send("OPTIONS", T, &[]).await;
     h.assert_denied(&resp, 401, "credential_required", "M-07 plain");
     let resp = h
-        .send("OPTIONS", T, &["Origin: https://evil.example", "Access-Control-Request-Method: DELETE"])
+        .send(
+            "OPTIONS",
+            T,
+            &[
+                "Origin: https://evil.example",
+                "Access-Control-Request-Method: DELETE",
+            ],
+        )
         .await;
     h.assert_denied(&resp, 401, "credential_required", "M-07 preflight");
 }
@@ -72,7 +87,11 @@ async fn m01_m02_writes_and_unknown_methods_by_ro_are_refused() {
 async fn m04_method_override_headers_on_a_read_only_caller_are_refused() {
     let h = Harness::catalog("").await;
     let auth = ro();
-    for hdr in ["X-HTTP-Method-Override: DELETE", "X-HTTP-Method: PUT", "X-Method-Override: PATCH"] {
+    for hdr in [
+        "X-HTTP-Method-Override: DELETE",
+        "X-HTTP-Method: PUT",
+        "X-Method-Override: PATCH",
+    ] {
         let resp = h.get(T, &[&auth, hdr]).await;
         h.assert_denied(&resp, 403, "read_only", &format!("M-04 {hdr}"));
     }
@@ -82,17 +101,32 @@ async fn m04_method_override_headers_on_a_read_only_caller_are_refused() {
 async fn m05_the_read_post_allowance_matches_the_exact_canonical_path() {
     let h = Harness::catalog("").await;
     let auth = ro();
-    let resp = h.send("POST", "/rest/api/2/search", &[&auth, "Content-Length: 0"]).await;
+    let resp = h
+        .send("POST", "/rest/api/2/search", &[&auth, "Content-Length: 0"])
+        .await;
     h.assert_forwarded(&resp, "/rest/api/2/search", Some("ro"), "M-05 read post");
-    for target in ["/rest/api/2/search;/../issue/ABC-1", "/rest/api/2/search/%2e%2e/issue"] {
+    for target in [
+        "/rest/api/2/search;/../issue/ABC-1",
+        "/rest/api/2/search/%2e%2e/issue",
+    ] {
         let resp = h.send("POST", target, &[&auth, "Content-Length: 0"]).await;
         h.assert_denied(&resp, 400, "bad_path", &format!("M-05 {target}"));
     }
     let resp = h
-        .send("POST", "/rest/api/2/search", &[&auth, "Content-Length: 0", "X-HTTP-Method-Override: PUT"])
+        .send(
+            "POST",
+            "/rest/api/2/search",
+            &[&auth, "Content-Length: 0", "X-HTTP-Method-Override: PUT"],
+        )
         .await;
     h.assert_denied(&resp, 403, "read_only", "M-05 override");
-    let resp = h.send("POST", "/rest/api/2/search/x", &[&auth, "Content-Length: 0"]).await;
+    let resp = h
+        .send(
+            "POST",
+            "/rest/api/2/search/x",
+            &[&auth, "Content-Length: 0"],
+        )
+        .await;
     h.assert_denied(&resp, 403, "read_only", "M-05 longer path");
 }
 
@@ -106,7 +140,10 @@ async fn m06_m10_head_and_get_with_a_body_are_reads() {
     let seen = h.up.seen();
     assert_eq!(seen.len(), 1, "M-06");
     assert_eq!(seen[0].method, "HEAD");
-    assert_eq!(seen[0].headers.get_all("x-forwarded-user").iter().count(), 1);
+    assert_eq!(
+        seen[0].headers.get_all("x-forwarded-user").iter().count(),
+        1
+    );
     h.up.clear();
     let req = format!("GET {T} HTTP/1.1\r\nHost: jira.test\r\n{auth}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
     let resp = h.raw(req.as_bytes()).await;

@@ -33,7 +33,10 @@ const BAD_PATHS: &[(&str, &str)] = &[
     ("P-22c", "/s/x/_/%3B/WEB-INF/web.xml"),
     ("P-22d", "/s/x/_/WEB-INF/web.xml"),
     ("P-22e", "/s/x/_/web-inf/web.xml"),
-    ("P-22f", "/s/thiscanbeanythingyouwant/_/META-INF/maven/pom.xml"),
+    (
+        "P-22f",
+        "/s/thiscanbeanythingyouwant/_/META-INF/maven/pom.xml",
+    ),
     ("P-23a", "/s/x/_/;/../../../rest/api/2/issue/ABC-1"),
     ("P-23b", "/s/%2e%2e/rest/api/2/issue/ABC-1"),
     ("P-23c", "/s/..;/rest/api/2/issue/ABC-1"),
@@ -92,7 +95,11 @@ async fn p11_p12_query_and_rewrite_headers_do_not_widen_the_bypass() {
 #[tokio::test]
 async fn p13_no_trimming_before_matching() {
     let h = Harness::catalog("").await;
-    for target in ["/rest/api/2/serverInfo%20", "/rest/api/2/serverInfo.", "/rest/api/2/serverInfox"] {
+    for target in [
+        "/rest/api/2/serverInfo%20",
+        "/rest/api/2/serverInfo.",
+        "/rest/api/2/serverInfox",
+    ] {
         let resp = h.get(target, &[]).await;
         h.assert_denied(&resp, 401, "credential_required", &format!("P-13 {target}"));
     }
@@ -135,9 +142,13 @@ async fn unreserved_escapes_are_decoded_and_forwarded_canonical() {
 #[tokio::test]
 async fn p18_absolute_form_and_p20_asterisk_are_refused() {
     let h = Harness::catalog("").await;
-    let resp = h.get("http://jira.internal/rest/api/2/issue/ABC-1", &[]).await;
+    let resp = h
+        .get("http://jira.internal/rest/api/2/issue/ABC-1", &[])
+        .await;
     h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form");
-    let resp = h.get("http://jira.internal/rest/api/2/serverInfo", &[]).await;
+    let resp = h
+        .get("http://jira.internal/rest/api/2/serverInfo", &[])
+        .await;
     h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form to P");
     let resp = h.send("OPTIONS", "*", &[]).await;
     h.assert_denied(&resp, 400, "bad_path", "P-20 OPTIONS *");
@@ -149,7 +160,11 @@ async fn p20_a_bare_query_target_is_never_public() {
     let resp = h.get("?a=b", &[]).await;
     // hyper refuses a target that is not origin-, absolute-, authority- or asterisk-form;
     // if it were read as `/`, that is a non-API path: never the public API rule.
-    assert!(resp.status == 400 || resp.status == 200, "P-20 ?a=b: {}", resp.text);
+    assert!(
+        resp.status == 400 || resp.status == 200,
+        "P-20 ?a=b: {}",
+        resp.text
+    );
     for s in h.up.seen() {
         assert!(!s.target.starts_with("/rest"), "P-20: reached {}", s.target);
     }
@@ -183,7 +198,16 @@ async fn p26_a_public_get_is_not_a_public_post() {
 
 #[test]
 fn p26_public_lists_refuse_wildcards_inside_segments_and_odd_shapes() {
-    for bad in ["/rest/api/2/server*", "/rest/**/x", "/rest/api/2/serverInfo?x", "/rest/%2e", "get /x"] {
-        assert!(authgate::rules::Rule::parse(bad).is_err(), "pattern {bad} must be refused");
+    for bad in [
+        "/rest/api/2/server*",
+        "/rest/**/x",
+        "/rest/api/2/serverInfo?x",
+        "/rest/%2e",
+        "get /x",
+    ] {
+        assert!(
+            authgate::rules::Rule::parse(bad).is_err(),
+            "pattern {bad} must be refused"
+        );
     }
 }

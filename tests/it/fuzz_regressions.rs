@@ -14,9 +14,17 @@ fn every_regression_input_runs_clean() {
             let path = entry.expect("dir entry").path();
             let data = std::fs::read(&path).expect("read regression input");
             let outcome = std::panic::catch_unwind(|| harness(&data));
-            assert!(outcome.is_ok(), "fuzz target `{name}` panics on {}", path.display());
+            assert!(
+                outcome.is_ok(),
+                "fuzz target `{name}` panics on {}",
+                path.display()
+            );
             ran += 1;
         }
     }
-    assert!(ran >= authgate::fuzzing::TARGETS.len(), "only {ran} inputs found under {}", root.display());
+    assert!(
+        ran >= authgate::fuzzing::TARGETS.len(),
+        "only {ran} inputs found under {}",
+        root.display()
+    );
 }

@@ -26,7 +26,10 @@ async fn closed_within(s: &mut TcpStream, bound: Duration) -> bool {
     match tokio::time::timeout(bound, s.read(&mut buf)).await {
         Ok(Ok(0)) | Ok(Err(_)) => true,
         // Bytes (e.g. a 408) are fine as long as the close follows.
-        Ok(Ok(_)) => matches!(tokio::time::timeout(bound, s.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_))),
+        Ok(Ok(_)) => matches!(
+            tokio::time::timeout(bound, s.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        ),
         Err(_) => false,
     }
 }
@@ -41,13 +44,21 @@ async fn slowloris_is_cut_off_by_the_header_timeout() {
     // Dribble one header byte every 200 ms; bounded at 50 bytes (10 s) — far past the 1 s
     // timeout, so an open connection at the end means the timeout does not work.
     let mut closed = false;
-    for b in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".iter().take(50) {
-        if s.write_all(&[*b]).await.is_err() || closed_within(&mut s, Duration::from_millis(200)).await {
+    for b in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        .iter()
+        .take(50)
+    {
+        if s.write_all(&[*b]).await.is_err()
+            || closed_within(&mut s, Duration::from_millis(200)).await
+        {
             closed = true;
             break;
         }
     }
-    assert!(closed, "a client dribbling its head kept the connection past server.header_timeout");
+    assert!(
+        closed,
+        "a client dribbling its head kept the connection past server.header_timeout"
+    );
     assert!(h.up.seen().is_empty(), "nothing reaches the upstream");
 }
 
@@ -75,10 +86,16 @@ async fn idle_connections_do_not_stop_service() {
             _ => break,
         }
     }
-    assert!(idle.len() >= 500, "the test could open only {} idle connections", idle.len());
+    assert!(
+        idle.len() >= 500,
+        "the test could open only {} idle connections",
+        idle.len()
+    );
     // The normal client: its handshake completes in the kernel backlog; it is answered once
     // the idle connections ahead of it have been cut (64 per second here). Bounded at 90 s.
-    let mut s = TcpStream::connect(h.gw.addr).await.expect("connect normal client");
+    let mut s = TcpStream::connect(h.gw.addr)
+        .await
+        .expect("connect normal client");
     s.write_all(b"GET /rest/api/2/serverInfo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         .await
         .expect("write request");
@@ -88,7 +105,11 @@ async fn idle_connections_do_not_stop_service() {
         .expect("the normal client was served within 90 s")
         .expect("read response");
     let resp = crate::support::harden::parse_response(&buf);
-    assert_eq!(resp.status, 200, "normal client after an idle flood: {}", resp.text);
+    assert_eq!(
+        resp.status, 200,
+        "normal client after an idle flood: {}",
+        resp.text
+    );
     assert_eq!(h.up.seen().len(), 1);
     drop(idle);
 }
@@ -140,21 +161,28 @@ async fn an_endless_upload_to_a_denied_path_is_refused_before_the_body_is_read()
         .expect("writer ends once the server stops reading")
         .expect("writer task");
     let text = String::from_utf8_lossy(&buf);
-    assert!(text.starts_with("HTTP/1.1 403"), "expected 403, got: {text}");
+    assert!(
+        text.starts_with("HTTP/1.1 403"),
+        "expected 403, got: {text}"
+    );
     assert!(text.contains("denied_path"), "{text}");
     let sent = at_response.expect("a response head arrived");
     assert!(
         sent < 32 << 20,
         "the response came only after {sent} body bytes: the body was read"
     );
-    assert!(!wrote_everything, "the server read the whole {CAP}-byte body");
+    assert!(
+        !wrote_everything,
+        "the server read the whole {CAP}-byte body"
+    );
     assert!(h.up.seen().is_empty(), "nothing reaches the upstream");
 }
 
 #[tokio::test]
 async fn a_one_megabyte_header_set_gets_431() {
     let h = Harness::start(SERVER, DENY).await;
-    let mut req = b"GET /rest/api/2/serverInfo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n".to_vec();
+    let mut req =
+        b"GET /rest/api/2/serverInfo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n".to_vec();
     let value = "v".repeat(1000);
     for i in 0..1000 {
         req.extend_from_slice(format!("X-Big-{i}: {value}\r\n").as_bytes());
@@ -162,7 +190,12 @@ async fn a_one_megabyte_header_set_gets_431() {
     req.extend_from_slice(b"\r\n");
     assert!(req.len() > 1_000_000);
     let resp = h.raw(&req).await;
-    assert_eq!(resp.status, 431, "{}", resp.text.chars().take(200).collect::<String>());
+    assert_eq!(
+        resp.status,
+        431,
+        "{}",
+        resp.text.chars().take(200).collect::<String>()
+    );
     assert!(h.up.seen().is_empty());
 }
 
@@ -185,7 +218,12 @@ async fn a_target_over_8_kib_gets_414() {
     let h = Harness::start(SERVER, DENY).await;
     let target = format!("/rest/api/2/search?jql={}", "a".repeat(9000));
     let resp = h.get(&target, &[]).await;
-    assert_eq!(resp.status, 414, "{}", resp.text.chars().take(300).collect::<String>());
+    assert_eq!(
+        resp.status,
+        414,
+        "{}",
+        resp.text.chars().take(300).collect::<String>()
+    );
     assert!(resp.body().contains("target_too_long"), "{}", resp.body());
     assert!(h.up.seen().is_empty());
     let ok = format!("/rest/api/2/search?jql={}", "a".repeat(7000));
@@ -194,7 +232,9 @@ async fn a_target_over_8_kib_gets_414() {
 
 async fn h2_get(addr: std::net::SocketAddr, path: &str) -> Result<u16, String> {
     let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (client, conn) = h2::client::handshake(tcp).await.map_err(|e| e.to_string())?;
+    let (client, conn) = h2::client::handshake(tcp)
+        .await
+        .map_err(|e| e.to_string())?;
     let task = tokio::spawn(conn);
     let mut client = client.ready().await.map_err(|e| e.to_string())?;
     let req = http::Request::get(format!("http://127.0.0.1{path}"))
@@ -212,7 +252,11 @@ async fn h2_get(addr: std::net::SocketAddr, path: &str) -> Result<u16, String> {
 #[tokio::test]
 async fn http2_rapid_reset_does_not_kill_the_server() {
     let h = Harness::start(SERVER, DENY).await;
-    assert_eq!(h2_get(h.gw.addr, "/rest/api/2/serverInfo").await, Ok(200), "h2 works at all");
+    assert_eq!(
+        h2_get(h.gw.addr, "/rest/api/2/serverInfo").await,
+        Ok(200),
+        "h2 works at all"
+    );
     let tcp = TcpStream::connect(h.gw.addr).await.expect("connect");
     let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
     let conn = tokio::spawn(conn);
@@ -220,7 +264,8 @@ async fn http2_rapid_reset_does_not_kill_the_server() {
     let mut opened = 0;
     // Open and immediately reset up to 5 000 streams (bounded), until the server says stop.
     for _ in 0..5000 {
-        let Ok(Ok(mut ready)) = tokio::time::timeout(Duration::from_secs(5), client.clone().ready()).await
+        let Ok(Ok(mut ready)) =
+            tokio::time::timeout(Duration::from_secs(5), client.clone().ready()).await
         else {
             break;
         };
@@ -240,11 +285,17 @@ async fn http2_rapid_reset_does_not_kill_the_server() {
     let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
     assert!(opened > 0, "the flood did not start");
     // The server is alive and serves both protocols.
-    let resp = h
-        .get("/rest/api/2/serverInfo", &[])
-        .await;
-    assert_eq!(resp.status, 200, "HTTP/1 after the rapid-reset flood: {}", resp.text);
-    assert_eq!(h2_get(h.gw.addr, "/rest/api/2/serverInfo").await, Ok(200), "HTTP/2 after the flood");
+    let resp = h.get("/rest/api/2/serverInfo", &[]).await;
+    assert_eq!(
+        resp.status, 200,
+        "HTTP/1 after the rapid-reset flood: {}",
+        resp.text
+    );
+    assert_eq!(
+        h2_get(h.gw.addr, "/rest/api/2/serverInfo").await,
+        Ok(200),
+        "HTTP/2 after the flood"
+    );
 }
 
 /// One HTTP/2 frame header.
@@ -265,7 +316,7 @@ async fn http2_continuation_flood_is_bounded() {
     let writer = tokio::spawn(async move {
         let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         start.extend_from_slice(&frame(0, 0x4, 0, 0)); // SETTINGS
-        // HEADERS on stream 1: GET http://a/ — END_STREAM, but never END_HEADERS.
+                                                       // HEADERS on stream 1: GET http://a/ — END_STREAM, but never END_HEADERS.
         let block: &[u8] = &[0x82, 0x86, 0x84, 0x41, 0x01, b'a'];
         start.extend_from_slice(&frame(block.len(), 0x1, 0x1, 1));
         start.extend_from_slice(block);
@@ -303,7 +354,10 @@ async fn http2_continuation_flood_is_bounded() {
         .await
         .expect("writer ends once the server closes")
         .expect("writer task");
-    assert!(!wrote_everything, "the server kept reading an endless header block");
+    assert!(
+        !wrote_everything,
+        "the server kept reading an endless header block"
+    );
     // Walk the server's frames: a GOAWAY (type 7) is how h2 refuses the flood.
     let mut i = 0;
     let mut goaway = false;
@@ -312,7 +366,15 @@ async fn http2_continuation_flood_is_bounded() {
         goaway |= got[i + 3] == 0x7;
         i += 9 + len;
     }
-    assert!(goaway, "expected a GOAWAY from the server, got {} bytes", got.len());
+    assert!(
+        goaway,
+        "expected a GOAWAY from the server, got {} bytes",
+        got.len()
+    );
     assert!(h.up.seen().is_empty());
-    assert_eq!(h.get("/rest/api/2/serverInfo", &[]).await.status, 200, "still serving");
+    assert_eq!(
+        h.get("/rest/api/2/serverInfo", &[]).await.status,
+        200,
+        "still serving"
+    );
 }

@@ -34,12 +34,21 @@ CATALOG = [
 PIECES = ["a", "A", ";", ";x", "%2e", "%2E", "%2f", "%5c", "", "..", ".", "%25", "%2e%2e", "%3b"]
 
 
+# Pieces authgate accepts (decoded unreserved escapes, kept reserved ones, non-ASCII,
+# dots inside names): these are forwarded, so they exercise the comparison itself.
+ACCEPTED = ["a", "A", "%41", "%7e", "%7E", "%20", "a.b", "+", "%E2%82%AC", "%2d", ".a", "a.", "%40", "%3A", "%3a", "%2B"]
+
+
 def generated():
     for depth in range(1, 5):
         for seq in itertools.product(PIECES, repeat=depth):
             yield "/" + "/".join(seq)
             if depth <= 2:
                 yield "/rest/api/2/" + "/".join(seq)
+    for depth in range(1, 4):
+        for seq in itertools.product(ACCEPTED, repeat=depth):
+            yield "/rest/api/2/issue/" + "/".join(seq)
+            yield "/" + "".join(seq)
 
 
 def send(addr, target):

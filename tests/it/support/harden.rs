@@ -40,7 +40,9 @@ pub struct Recorder {
 impl Recorder {
     /// Binds 127.0.0.1:0 and serves until dropped.
     pub async fn start() -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind recorder");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind recorder");
         let addr = listener.local_addr().expect("recorder addr");
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let log = Arc::clone(&seen);
@@ -55,7 +57,8 @@ impl Recorder {
                             // Only complete requests are recorded: a body that breaks off
                             // (the gateway gave up on it) never reached the product whole.
                             let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-                                let mut resp = Response::new(Full::new(Bytes::from_static(b"broken")));
+                                let mut resp =
+                                    Response::new(Full::new(Bytes::from_static(b"broken")));
                                 *resp.status_mut() = http::StatusCode::BAD_REQUEST;
                                 return Ok::<_, std::convert::Infallible>(resp);
                             };
@@ -69,7 +72,9 @@ impl Recorder {
                                 headers: parts.headers,
                                 body,
                             });
-                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                                Bytes::from_static(b"ok"),
+                            )))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -116,7 +121,12 @@ pub struct Harness {
 /// The config text: `server_extra` goes into `[server]`, `rest` after the fixed tables
 /// (it may hold `[auth]`, `[access]`, `[ip]`, `[[providers]]`…, never `[server]`,
 /// `[upstream]` or `[audit]`).
-pub fn config_text(upstream: &str, dir: &std::path::Path, server_extra: &str, rest: &str) -> String {
+pub fn config_text(
+    upstream: &str,
+    dir: &std::path::Path,
+    server_extra: &str,
+    rest: &str,
+) -> String {
     let d = dir.display();
     format!(
         r#"
@@ -142,7 +152,9 @@ log = "off"
 impl Harness {
     /// Starts a recorder and a gateway in front of it.
     pub async fn start(server_extra: &str, rest: &str) -> Harness {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gateway");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
         Harness::start_on(listener, server_extra, rest).await
     }
 
@@ -179,7 +191,8 @@ impl Harness {
 
     /// `method target` with `headers` lines and no body.
     pub async fn send(&self, method: &str, target: &str, headers: &[&str]) -> RawResponse {
-        let mut req = format!("{method} {target} HTTP/1.1\r\nHost: jira.test\r\nConnection: close\r\n");
+        let mut req =
+            format!("{method} {target} HTTP/1.1\r\nHost: jira.test\r\nConnection: close\r\n");
         for h in headers {
             req.push_str(h);
             req.push_str("\r\n");
@@ -204,7 +217,9 @@ impl RawResponse {
         let head = self.text.split("\r\n\r\n").next().unwrap_or("");
         head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 
@@ -283,7 +298,8 @@ pub async fn raw_from(src: std::net::IpAddr, addr: SocketAddr, raw_bytes: &[u8])
         std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
     }
     .expect("socket");
-    sock.bind(SocketAddr::new(src, 0)).expect("bind source address");
+    sock.bind(SocketAddr::new(src, 0))
+        .expect("bind source address");
     let s = sock.connect(addr).await.expect("connect gateway");
     let (mut rd, mut wr) = s.into_split();
     let data = raw_bytes.to_vec();
@@ -384,20 +400,33 @@ impl Harness {
 
     /// Asserts a deny: `status`, the machine `reason` in the body, and nothing upstream.
     pub fn assert_denied(&self, resp: &RawResponse, status: u16, reason: &str, case: &str) {
-        assert_eq!(resp.status, status, "{case}: status; response:\n{}", resp.text);
+        assert_eq!(
+            resp.status, status,
+            "{case}: status; response:\n{}",
+            resp.text
+        );
         assert!(
             resp.body().contains(&format!("\"reason\":\"{reason}\"")),
             "{case}: expected reason {reason}, got body {}",
             resp.body()
         );
         let seen = self.up.seen();
-        assert!(seen.is_empty(), "{case}: a denied request reached the upstream: {seen:?}");
+        assert!(
+            seen.is_empty(),
+            "{case}: a denied request reached the upstream: {seen:?}"
+        );
     }
 
     /// Asserts a forward: 200 from the upstream, which saw exactly one request with
     /// `target`, and exactly one identity header equal to `user` (none when `user` is None).
     /// Clears the recorder for the next case.
-    pub fn assert_forwarded(&self, resp: &RawResponse, target: &str, user: Option<&str>, case: &str) -> Seen {
+    pub fn assert_forwarded(
+        &self,
+        resp: &RawResponse,
+        target: &str,
+        user: Option<&str>,
+        case: &str,
+    ) -> Seen {
         assert_eq!(resp.status, 200, "{case}: status; response:\n{}", resp.text);
         let seen = self.up.seen();
         assert_eq!(seen.len(), 1, "{case}: upstream requests: {seen:?}");
@@ -414,7 +443,10 @@ impl Harness {
             .collect();
         match user {
             Some(u) => assert_eq!(ids, vec![u.to_string()], "{case}: identity headers"),
-            None => assert!(ids.is_empty(), "{case}: identity headers must be absent, got {ids:?}"),
+            None => assert!(
+                ids.is_empty(),
+                "{case}: identity headers must be absent, got {ids:?}"
+            ),
         }
         self.up.clear();
         s
