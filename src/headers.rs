@@ -41,8 +41,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for v in headers.get_all(header::CONNECTION) {
         if let Ok(s) = v.to_str() {
             for token in s.split(',') {
-                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes())
-                {
+                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes()) {
                     named.push(n);
                 }
             }
@@ -150,16 +149,8 @@ mod tests {
     fn identity_variants_all_go() {
         let id = HeaderName::from_static("x-forwarded-user");
         let mut h = HeaderMap::new();
-        for n in [
-            "x-forwarded-user",
-            "X-FORWARDED-USER",
-            "x_forwarded_user",
-            "X_Forwarded-User",
-        ] {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_static("admin"),
-            );
+        for n in ["x-forwarded-user", "X-FORWARDED-USER", "x_forwarded_user", "X_Forwarded-User"] {
+            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_static("admin"));
         }
         h.insert("x-forwarded-userx", HeaderValue::from_static("keep"));
         strip_identity(&mut h, &id);
@@ -170,21 +161,11 @@ mod tests {
     #[test]
     fn connection_cannot_remove_what_authgate_sets() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("close, X-Forwarded-For, x-foo"),
-        );
+        h.insert(header::CONNECTION, HeaderValue::from_static("close, X-Forwarded-For, x-foo"));
         h.insert("x-foo", HeaderValue::from_static("1"));
         h.insert("x-bar", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h);
-        set_forwarded(
-            &mut h,
-            false,
-            "127.0.0.1".parse().unwrap(),
-            "http",
-            None,
-            "rid",
-        );
+        set_forwarded(&mut h, false, "127.0.0.1".parse().unwrap(), "http", None, "rid");
         assert!(!h.contains_key("x-foo"));
         assert!(h.contains_key("x-bar"));
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
@@ -194,10 +175,7 @@ mod tests {
     fn one_framing_when_both_are_sent() {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
-        h.insert(
-            header::TRANSFER_ENCODING,
-            HeaderValue::from_static("chunked"),
-        );
+        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
         strip_hop_by_hop(&mut h);
         assert!(!h.contains_key(header::CONTENT_LENGTH));
         assert!(!h.contains_key(header::TRANSFER_ENCODING));
@@ -206,14 +184,8 @@ mod tests {
     #[test]
     fn product_cookies_removed_others_kept() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"),
-        );
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("seraph.rememberme.cookie=b"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"));
+        h.append(header::COOKIE, HeaderValue::from_static("seraph.rememberme.cookie=b"));
         strip_product_cookies(&mut h);
         assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
         assert_eq!(h[header::COOKIE], "theme=dark");
@@ -223,25 +195,11 @@ mod tests {
     fn xff_from_untrusted_peer_is_replaced() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
-        set_forwarded(
-            &mut h,
-            false,
-            "127.0.0.9".parse().unwrap(),
-            "http",
-            None,
-            "r",
-        );
+        set_forwarded(&mut h, false, "127.0.0.9".parse().unwrap(), "http", None, "r");
         assert_eq!(h["x-forwarded-for"], "127.0.0.9");
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
-        set_forwarded(
-            &mut h,
-            true,
-            "127.0.0.3".parse().unwrap(),
-            "http",
-            None,
-            "r",
-        );
+        set_forwarded(&mut h, true, "127.0.0.3".parse().unwrap(), "http", None, "r");
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 127.0.0.3");
     }
 }

@@ -81,11 +81,7 @@ impl Upstream {
         Ok(Upstream {
             client,
             scheme: s.url.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
-            authority: s
-                .url
-                .authority()
-                .cloned()
-                .ok_or("upstream.url has no host")?,
+            authority: s.url.authority().cloned().ok_or("upstream.url has no host")?,
             timeout: s.timeout,
         })
     }
@@ -106,12 +102,10 @@ impl Upstream {
             strip_session_cookies,
         } = req;
         let h = &mut parts.headers;
-        let host = h.get(header::HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+        let host = h
+            .get(header::HOST)
+            .cloned()
+            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
         headers::strip_hop_by_hop(h);
         headers::strip_identity(h, &identity.header);
         h.remove(header::HOST);
@@ -170,9 +164,7 @@ impl Upstream {
         ctx.upstream_status = Some(response.status().as_u16());
         let (mut rparts, rbody) = response.into_parts();
         headers::strip_hop_by_hop(&mut rparts.headers);
-        let body: Body = rbody
-            .map_err(|e| Box::new(e) as crate::body::BodyError)
-            .boxed();
+        let body: Body = rbody.map_err(|e| Box::new(e) as crate::body::BodyError).boxed();
         Ok(Response::from_parts(rparts, body))
     }
 }
@@ -203,3 +195,4 @@ pub fn request_body(incoming: hyper::body::Incoming, limit: Option<u64>) -> Body
             .boxed(),
     }
 }
+

@@ -46,9 +46,7 @@ impl ConfigErrors {
             Err(e) => {
                 self.push(
                     path,
-                    format!(
-                        "`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""
-                    ),
+                    format!("`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""),
                 );
                 None
             }

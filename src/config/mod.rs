@@ -400,13 +400,12 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     } else {
         base
     };
-    let mut config =
-        from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(|errors| {
-            LoadError::Invalid {
-                path: path.to_path_buf(),
-                errors,
-            }
-        })?;
+    let mut config = from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(
+        |errors| LoadError::Invalid {
+            path: path.to_path_buf(),
+            errors,
+        },
+    )?;
     config.source = Some(path.to_path_buf());
     Ok(config)
 }
@@ -484,7 +483,9 @@ fn interpolate(
         toml::Value::String(s) => {
             if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
                 let valid = !name.is_empty()
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     && !name.as_bytes()[0].is_ascii_digit();
                 if !valid {
                     errors.push(path, format!("`${{{name}}}` is not a valid variable name"));
@@ -494,9 +495,7 @@ fn interpolate(
                     Some(value) => *s = value,
                     None => errors.push(
                         path,
-                        format!(
-                            "environment variable {name} is not set (the value is \"${{{name}}}\")"
-                        ),
+                        format!("environment variable {name} is not set (the value is \"${{{name}}}\")"),
                     ),
                 }
             }

@@ -78,11 +78,7 @@ pub async fn run(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Outcome {
     }
 }
 
-async fn run_stages(
-    rt: &Runtime,
-    parts: &Parts,
-    ctx: &mut RequestCtx,
-) -> Result<Outcome, Rejection> {
+async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result<Outcome, Rejection> {
     let cfg = &rt.config;
 
     // 1. path: first, because every later stage matches rules on the canonical path, and
@@ -110,8 +106,7 @@ async fn run_stages(
     //    learns nothing about tokens.
     ctx.stage = Stage::IpFilter;
     let client = cfg.ip.client_ip(ctx.peer.ip(), &parts.headers);
-    ctx.is_api =
-        relative.is_some_and(|r| cfg.auth.api_paths.first_match(&parts.method, r).is_some());
+    ctx.is_api = relative.is_some_and(|r| cfg.auth.api_paths.first_match(&parts.method, r).is_some());
     let guarded = ctx.is_api || cfg.ip.scope() == ip_filter::IpScope::All;
     let ip_decision = if guarded {
         cfg.ip.check(&client)
@@ -137,10 +132,7 @@ async fn run_stages(
     ctx.stage = Stage::Credential;
     let credential = credential::classify(&parts.headers)?;
     ctx.credential = credential.kind();
-    let restricted = cfg
-        .access
-        .public_restricted
-        .first_match(&parts.method, relative);
+    let restricted = cfg.access.public_restricted.first_match(&parts.method, relative);
     if let Some(rule) = restricted {
         ctx.rule = Some(format!("public_restricted: {}", rule.text));
     }
@@ -178,13 +170,7 @@ async fn run_stages(
     let permitted = match principal {
         Some(p) => {
             let p = rt.groups.resolve(p).await?;
-            Some(rt.authz.check(
-                p,
-                &parts.method,
-                relative,
-                &parts.headers,
-                parts.uri.query(),
-            )?)
+            Some(rt.authz.check(p, &parts.method, relative, &parts.headers, parts.uri.query())?)
         }
         None => None,
     };

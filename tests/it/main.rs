@@ -5,11 +5,11 @@
 //! - `catalog_*` — the attack catalog (research/security.md §P, §N, §H, §S, §M) as cases.
 //! - `fuzz_regressions` — replays `fuzz/regressions/*` through the fuzz harnesses.
 
+mod support;
+mod hostile;
+mod fuzz_regressions;
 mod catalog_framing;
 mod catalog_headers;
 mod catalog_ip;
 mod catalog_methods;
 mod catalog_paths;
-mod fuzz_regressions;
-mod hostile;
-mod support;

@@ -1,5 +1,5 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod harden;
 pub mod pg;
+pub mod harden;
