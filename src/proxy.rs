@@ -148,12 +148,6 @@ impl Upstream {
                     .detail(format!("no response head within {:?}", self.timeout)))
             }
             Ok(Err(e)) => {
-                // The client's body passed `server.max_body_bytes` while it was streamed: that
-                // is the client's fault (413), not the product's.
-                if over_body_limit(&e) {
-                    return Err(Rejection::new(Reason::BodyTooLarge)
-                        .detail("body passed server.max_body_bytes while streaming"));
-                }
                 // Connect failures and broken connections alike: the product is unreachable.
                 let what = if e.is_connect() { "connect" } else { "request" };
                 return Err(Rejection::new(Reason::UpstreamUnreachable)
@@ -167,22 +161,6 @@ impl Upstream {
         let body: Body = rbody.map_err(|e| Box::new(e) as crate::body::BodyError).boxed();
         Ok(Response::from_parts(rparts, body))
     }
-}
-
-/// True when `e` (or any error it was caused by) is the body limit of [`request_body`].
-fn over_body_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    // Bounded: error chains are short; 16 links is far more than hyper and hyper-util nest.
-    for _ in 0..16 {
-        let Some(err) = cur else {
-            return false;
-        };
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Turns a hyper request body into the boxed [`Body`], refusing more than `limit` bytes.
