@@ -1,5 +1,7 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
-pub mod pg;
+pub mod gateway;
 pub mod harden;
+pub mod pg;
+pub mod tokens;
