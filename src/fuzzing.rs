@@ -10,8 +10,11 @@ use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
 use crate::pipeline::{credential, ip_filter, path};
 
+/// One harness: takes any bytes, returns normally or panics (a bug).
+pub type Harness = fn(&[u8]);
+
 /// The targets, by name (the `fuzz/fuzz_targets/<name>.rs` files and regression folders).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("path", fuzz_path),
     ("credential", fuzz_credential),
     ("jwt", fuzz_jwt),
