@@ -9,16 +9,52 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 const DICT: &[&[u8]] = &[
-    b"%2e", b"%2E", b"%2f", b"%5c", b"%25", b"%00", b"%3b", b";", b"/", b"//", b"..", b".", b"\\",
-    b"%c0%ae", b"${", b"WEB-INF", b",", b" ", b"::", b"[", b"]", b"%", b"=", b"\n", b"\"", b"Bearer ",
-    b"Basic ", b"gw_", b"eyJ", b"**", b"*", b"[server]", b"[[providers]]", b"0177", b"::ffff:",
+    b"%2e",
+    b"%2E",
+    b"%2f",
+    b"%5c",
+    b"%25",
+    b"%00",
+    b"%3b",
+    b";",
+    b"/",
+    b"//",
+    b"..",
+    b".",
+    b"\\",
+    b"%c0%ae",
+    b"${",
+    b"WEB-INF",
+    b",",
+    b" ",
+    b"::",
+    b"[",
+    b"]",
+    b"%",
+    b"=",
+    b"\n",
+    b"\"",
+    b"Bearer ",
+    b"Basic ",
+    b"gw_",
+    b"eyJ",
+    b"**",
+    b"*",
+    b"[server]",
+    b"[[providers]]",
+    b"0177",
+    b"::ffff:",
 ];
 
 fn mutate(rng: &mut rand::rngs::StdRng, seeds: &[Vec<u8>], input: &mut Vec<u8>) {
     input.clear();
     input.extend_from_slice(&seeds[rng.gen_range(0..seeds.len())]);
     for _ in 0..rng.gen_range(1..8) {
-        let at = if input.is_empty() { 0 } else { rng.gen_range(0..=input.len()) };
+        let at = if input.is_empty() {
+            0
+        } else {
+            rng.gen_range(0..=input.len())
+        };
         match rng.gen_range(0..6) {
             0 if !input.is_empty() => {
                 let i = rng.gen_range(0..input.len());
