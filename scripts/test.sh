@@ -15,3 +15,14 @@ if [ ! -x "$PG_BIN/initdb" ] || ! command -v psql >/dev/null 2>&1; then
 fi
 
 cargo test --all-targets --locked "$@"
+
+# The path differential against Tomcat (issue 8): needs the Debian tomcat10 package and javac;
+# skipped with a note where they are missing (set AUTHGATE_REQUIRE_TOMCAT=1 to make that fail).
+if [ -x /usr/share/tomcat10/bin/catalina.sh ] && command -v javac >/dev/null 2>&1; then
+  ./scripts/tomcat-diff.sh
+elif [ "${AUTHGATE_REQUIRE_TOMCAT:-0}" = 1 ]; then
+  echo "tomcat-diff: tomcat10 or javac missing (apt-get install tomcat10 default-jdk-headless)" >&2
+  exit 1
+else
+  echo "tomcat-diff: skipped (apt-get install tomcat10 default-jdk-headless to run it)"
+fi

@@ -18,6 +18,7 @@
 //! - `admin`        — `/healthz`, `/readyz`, `/metrics`, `/admin/*`.
 //! - `metrics`, `logging`, `clock`, `state`, `body`, `rules`, `principal` — support.
 //! - `standin`      — Jira and IdP stand-ins for the demo and the tests.
+//! - `fuzzing`      — fuzz harnesses shared by `fuzz/` and the regression test.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod fuzzing;
 pub mod gateway;
 pub mod groups;
 pub mod headers;

@@ -4,17 +4,39 @@
 //! future (mini-redis style), the hyper settings that bound what a hostile client can make
 //! us hold (header timeout, head size, header count, HTTP/2 stream and header-list limits),
 //! and the semaphore that caps connections (`server.max_connections`).
+//!
+//! # What a hostile client can make authgate hold
+//!
+//! | attack | bound |
+//! |---|---|
+//! | idle connections, slowloris | `server.header_timeout` covers the whole head of every HTTP/1 request, **and the first bytes of every connection** (the HTTP/1-or-2 sniff in [`sniff_protocol`]; hyper-util's own sniff has no timeout, so a connection that sent nothing was held forever). The TLS handshake has the same bound. |
+//! | many connections | at most `server.max_connections` are served at once; the accept loop stops accepting beyond that, so further clients wait in the kernel backlog (the listener's backlog, 1024 in tokio) and are served as soon as slots free up. |
+//! | huge request head | hyper's read buffer is `max(server.max_header_bytes, 8 KiB)`: a larger head -> 431 from hyper itself (empty body, no audit row: the request never reached authgate). |
+//! | many header fields | hyper's default of 100 fields: more -> 431. |
+//! | long target | over [`crate::pipeline::path::MAX_TARGET_BYTES`] (8 KiB) -> 414 `target_too_long` from authgate; a target that does not fit the read buffer -> 431 from hyper. |
+//! | request bodies | never read before the pipeline has decided; a refused request's body is dropped unread (hyper closes the connection instead of draining it). `server.max_body_bytes` caps forwarded bodies (413). |
+//! | HTTP/2 header blocks (incl. CONTINUATION floods) | `max_header_list_size = server.max_header_bytes`: h2 (>= 0.4.4) stops buffering a header block past it and answers 431 / resets the stream, it does not accumulate CONTINUATION frames. |
+//! | HTTP/2 rapid reset (CVE-2023-44487) | `max_concurrent_streams = 100`, `max_pending_accept_reset_streams = 20`, `max_local_error_reset_streams = 64`: a client that keeps resetting streams gets a GOAWAY (ENHANCE_YOUR_CALM) instead of unbounded work. |
+//! | HTTP/2 liveness | keep-alive PING every 30 s; a peer that does not answer within hyper's default 20 s is dropped. |
+//!
+//! Known gap: an HTTP/2 connection that completes its preface and then stays idle while
+//! answering PINGs is held until the client leaves; it still counts against
+//! `max_connections`, which is the bound.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -24,7 +46,16 @@ use crate::state::AppState;
 /// HTTP/2 streams one connection may have open at once.
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
 
-/// The connection builder with authgate's limits.
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The connection builders with authgate's limits: one for HTTP/1 only, one for HTTP/2 only
+/// (the protocol is picked by [`sniff_protocol`], under the header timeout).
+struct Builders {
+    h1: auto::Builder<TokioExecutor>,
+    h2: auto::Builder<TokioExecutor>,
+}
+
 fn builder(s: &ServerSettings) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
@@ -46,6 +77,95 @@ fn builder(s: &ServerSettings) -> auto::Builder<TokioExecutor> {
     b
 }
 
+fn builders(s: &ServerSettings) -> Builders {
+    Builders {
+        h1: builder(s).http1_only(),
+        h2: builder(s).http2_only(),
+    }
+}
+
+/// Which protocol a connection speaks, learnt from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    /// Anything that is not the HTTP/2 preface.
+    Http1,
+    /// The full HTTP/2 connection preface.
+    Http2,
+}
+
+/// Reads until the first bytes either differ from the HTTP/2 preface (HTTP/1) or are the whole
+/// preface (HTTP/2). Returns the bytes read so they can be replayed; `None` on EOF first.
+/// The caller bounds this with `server.header_timeout`.
+pub async fn sniff_protocol<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Option<(Sniffed, Vec<u8>)>> {
+    let mut buf = [0u8; 24];
+    let mut filled = 0;
+    while filled < H2_PREFACE.len() {
+        let n = io.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let before = filled;
+        filled += n;
+        if buf[before..filled] != H2_PREFACE[before..filled] {
+            return Ok(Some((Sniffed::Http1, buf[..filled].to_vec())));
+        }
+    }
+    Ok(Some((Sniffed::Http2, buf.to_vec())))
+}
+
+/// An IO that first replays bytes already read from `inner`.
+pub struct Prefixed<I> {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: I,
+}
+
+impl<I> Prefixed<I> {
+    /// Replays `prefix`, then reads from `inner`.
+    pub fn new(prefix: Vec<u8>, inner: I) -> Self {
+        Prefixed { prefix, pos: 0, inner }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.pos < this.prefix.len() {
+            let n = (this.prefix.len() - this.pos).min(buf.remaining());
+            buf.put_slice(&this.prefix[this.pos..this.pos + n]);
+            this.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// Serves client traffic on `listener` until `shutdown` resolves, then drains in-flight
 /// requests for `server.shutdown_grace`.
 pub async fn serve(
@@ -55,10 +175,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let settings = state.runtime.load().config.server.clone();
-    let builder = Arc::new(builder(&settings));
+    let builders = Arc::new(builders(&settings));
     // Connections beyond the cap wait in the kernel backlog instead of costing memory here.
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let graceful = GracefulShutdown::new();
+    // Tells connections still in their first-bytes phase to give up at shutdown.
+    let (stopping, stop_rx) = tokio::sync::watch::channel(false);
     let proto: &'static str = if tls.is_some() { "https" } else { "http" };
     tokio::pin!(shutdown);
     loop {
@@ -79,43 +201,72 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
-        let builder = Arc::clone(&builder);
+        let builders = Arc::clone(&builders);
         let svc = service_fn(move |req| {
             let state = Arc::clone(&state);
             async move { Ok::<_, Infallible>(crate::gateway::handle(state, req, peer, proto).await) }
         });
-        match &tls {
-            None => {
-                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                    drop(permit);
-                });
+        let timeout = settings.header_timeout;
+        let watcher = graceful.watcher();
+        let acceptor = tls.clone();
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            // The TLS handshake and the first bytes both fall under the header timeout: a
+            // connection that sends nothing must not hold a slot for ever.
+            let first = tokio::time::timeout(timeout, async move {
+                match acceptor {
+                    None => {
+                        let mut stream = stream;
+                        let sniffed = sniff_protocol(&mut stream).await.ok().flatten()?;
+                        Some(Io::Plain(sniffed.0, Prefixed::new(sniffed.1, stream)))
+                    }
+                    Some(acceptor) => {
+                        let mut stream = Box::new(acceptor.accept(stream).await.ok()?);
+                        let sniffed = sniff_protocol(&mut stream).await.ok().flatten()?;
+                        Some(Io::Tls(sniffed.0, Prefixed::new(sniffed.1, stream)))
+                    }
+                }
+            });
+            let ready = tokio::select! {
+                r = first => r.ok().flatten(),
+                _ = stop_rx.wait_for(|v| *v) => None,
+            };
+            let Some(io) = ready else {
+                drop(permit);
+                return;
+            };
+            let pick = |p: Sniffed| match p {
+                Sniffed::Http1 => &builders.h1,
+                Sniffed::Http2 => &builders.h2,
+            };
+            match io {
+                Io::Plain(p, io) => {
+                    let conn = pick(p).serve_connection(TokioIo::new(io), svc);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
+                Io::Tls(p, io) => {
+                    let conn = pick(p).serve_connection(TokioIo::new(io), svc);
+                    let _ = watcher.watch(conn.into_owned()).await;
+                }
             }
-            Some(acceptor) => {
-                let acceptor = acceptor.clone();
-                let timeout = settings.header_timeout;
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let Ok(Ok(tls_stream)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await else {
-                        return;
-                    };
-                    let conn = builder.serve_connection(TokioIo::new(tls_stream), svc).into_owned();
-                    let _ = watcher.watch(conn).await;
-                    drop(permit);
-                });
-            }
-        }
+            drop(permit);
+        });
     }
     drop(listener);
     tracing::info!(grace = ?settings.shutdown_grace, "draining in-flight requests");
+    let _ = stopping.send(true);
     if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("shutdown grace elapsed with requests still in flight");
     }
+}
+
+/// A connection after the sniff, plain or TLS.
+enum Io {
+    Plain(Sniffed, Prefixed<tokio::net::TcpStream>),
+    Tls(Sniffed, Prefixed<Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>),
 }
 
 /// Loads the TLS acceptor for `listen` from PEM files.
@@ -145,4 +296,40 @@ pub async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sniff_tells_http1_from_http2_and_replays_every_byte() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
+        let (p, buf) = sniff_protocol(&mut server).await.expect("io").expect("bytes");
+        assert_eq!(p, Sniffed::Http1);
+        let mut io = Prefixed::new(buf, server);
+        let mut got = vec![0u8; 18];
+        io.read_exact(&mut got).await.expect("replay");
+        assert_eq!(&got, b"GET / HTTP/1.1\r\n\r\n");
+
+        let (mut client, mut server) = tokio::io::duplex(64);
+        // The preface dribbled in two parts is still HTTP/2.
+        client.write_all(&H2_PREFACE[..10]).await.expect("write");
+        let sniff = tokio::spawn(async move { (sniff_protocol(&mut server).await, server) });
+        client.write_all(&H2_PREFACE[10..]).await.expect("write");
+        let (r, _server) = sniff.await.expect("task");
+        let (p, buf) = r.expect("io").expect("bytes");
+        assert_eq!(p, Sniffed::Http2);
+        assert_eq!(buf, H2_PREFACE.to_vec());
+    }
+
+    #[tokio::test]
+    async fn sniff_sees_eof_before_any_byte() {
+        let (client, mut server) = tokio::io::duplex(64);
+        drop(client);
+        assert!(sniff_protocol(&mut server).await.expect("io").is_none());
+    }
 }

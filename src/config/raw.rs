@@ -136,9 +136,12 @@ pub struct RawServer {
     pub admin_token: Option<String>,
     /// Bytes of request head; default [`DEFAULT_MAX_HEADER_BYTES`].
     pub max_header_bytes: usize,
-    /// Duration; default [`DEFAULT_HEADER_TIMEOUT`].
+    /// Duration; default [`DEFAULT_HEADER_TIMEOUT`]. Bounds the TLS handshake, the first
+    /// bytes of a connection and every HTTP/1 request head (slowloris, idle connections).
     pub header_timeout: String,
-    /// Default [`DEFAULT_MAX_CONNECTIONS`].
+    /// Default [`DEFAULT_MAX_CONNECTIONS`]. The cap on connections served at once: past it,
+    /// authgate stops accepting and new clients wait in the kernel's listen backlog until a
+    /// slot frees (an idle or slow connection frees its slot after `header_timeout`).
     pub max_connections: usize,
     /// Bytes; 0 = unlimited. Default [`DEFAULT_MAX_BODY_BYTES`].
     pub max_body_bytes: u64,

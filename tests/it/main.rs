@@ -10,6 +10,9 @@
 //! - `audit_writer` — the writer under faults (Postgres stopped, queue full, restarts).
 //! - `authz`, `rate_limit` — issue 5: group rules, pass-through identity, rate limits.
 //! - `audit_gateway` — audit end to end through a running gateway and `/admin/audit`.
+//! - `hostile`  — issue 8: hostile clients (slowloris, floods, oversized heads, HTTP/2 attacks).
+//! - `catalog_*` — issue 8: the attack catalog (research/security.md §P, §N, §H, §S, §M).
+//! - `fuzz_regressions` — issue 8: replays `fuzz/regressions/*` through the fuzz harnesses.
 
 mod audit;
 mod audit_gateway;
@@ -20,6 +23,13 @@ mod authn;
 mod authn_introspection;
 mod authn_jwks;
 mod authn_wycheproof;
+mod catalog_framing;
+mod catalog_headers;
+mod catalog_ip;
+mod catalog_methods;
+mod catalog_paths;
+mod fuzz_regressions;
+mod hostile;
 mod pipeline;
 mod proxy;
 mod authz;

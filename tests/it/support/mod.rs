@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod gateway;
+pub mod harden;
 pub mod pg;
 pub mod tokens;

@@ -1,0 +1,454 @@
+//! Fixtures for the hostile-client and catalog suites: a recording upstream on loopback, a
+//! real `Gateway` started from a TOML string in a temp dir, and a raw-socket client that sends
+//! exactly the bytes a test gives it (no client library normalizes the attack away).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use authgate::app::{Gateway, StartOptions};
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One request as the upstream saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path and query, as received.
+    pub target: String,
+    /// Headers, as received.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// A loopback upstream that records every request and answers 200 `ok`.
+pub struct Recorder {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Binds 127.0.0.1:0 and serves until dropped.
+    pub async fn start() -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind recorder");
+        let addr = listener.local_addr().expect("recorder addr");
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<Incoming>| {
+                        let log = Arc::clone(&log);
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            // Only complete requests are recorded: a body that breaks off
+                            // (the gateway gave up on it) never reached the product whole.
+                            let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+                                let mut resp =
+                                    Response::new(Full::new(Bytes::from_static(b"broken")));
+                                *resp.status_mut() = http::StatusCode::BAD_REQUEST;
+                                return Ok::<_, std::convert::Infallible>(resp);
+                            };
+                            log.lock().expect("recorder lock").push(Seen {
+                                method: parts.method.to_string(),
+                                target: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map(|p| p.as_str().to_string())
+                                    .unwrap_or_default(),
+                                headers: parts.headers,
+                                body,
+                            });
+                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(
+                                Bytes::from_static(b"ok"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Recorder { addr, seen, task }
+    }
+
+    /// `http://127.0.0.1:port`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("recorder lock").clone()
+    }
+
+    /// Forgets what was seen.
+    pub fn clear(&self) {
+        self.seen.lock().expect("recorder lock").clear();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A started gateway, its upstream and its temp dir (kept alive together).
+pub struct Harness {
+    /// The gateway.
+    pub gw: Gateway,
+    /// The recording upstream.
+    pub up: Recorder,
+    /// Holds the SQLite file and the spool.
+    pub dir: tempfile::TempDir,
+}
+
+/// The config text: `server_extra` goes into `[server]`, `rest` after the fixed tables
+/// (it may hold `[auth]`, `[access]`, `[ip]`, `[[providers]]`…, never `[server]`,
+/// `[upstream]` or `[audit]`).
+pub fn config_text(
+    upstream: &str,
+    dir: &std::path::Path,
+    server_extra: &str,
+    rest: &str,
+) -> String {
+    let d = dir.display();
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+shutdown_grace = "1s"
+{server_extra}
+
+[upstream]
+url = "{upstream}"
+
+[audit]
+database_url = "sqlite://{d}/audit.db?mode=rwc"
+spool_dir = "{d}/spool"
+log = "off"
+
+{rest}
+"#
+    )
+}
+
+impl Harness {
+    /// Starts a recorder and a gateway in front of it.
+    pub async fn start(server_extra: &str, rest: &str) -> Harness {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
+        Harness::start_on(listener, server_extra, rest).await
+    }
+
+    /// As [`Harness::start`], serving clients on `listener`.
+    pub async fn start_on(listener: TcpListener, server_extra: &str, rest: &str) -> Harness {
+        let up = Recorder::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config_text(&up.url(), dir.path(), server_extra, rest);
+        let config = authgate::config::from_toml_with(&text, dir.path(), &|_| None)
+            .unwrap_or_else(|e| panic!("fixture config does not check: {e}\n{text}"));
+        let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+        let gw = Gateway::start(
+            config,
+            StartOptions {
+                listener: Some(listener),
+                admin_listener: Some(admin),
+                clock: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("gateway did not start: {e}"));
+        Harness { gw, up, dir }
+    }
+
+    /// Sends `raw` bytes on a new connection and reads the answer (see [`raw`]).
+    pub async fn raw(&self, raw_bytes: &[u8]) -> RawResponse {
+        raw(self.gw.addr, raw_bytes).await
+    }
+
+    /// `GET target` with `headers` lines (each `Name: value`), `Connection: close`.
+    pub async fn get(&self, target: &str, headers: &[&str]) -> RawResponse {
+        self.send("GET", target, headers).await
+    }
+
+    /// `method target` with `headers` lines and no body.
+    pub async fn send(&self, method: &str, target: &str, headers: &[&str]) -> RawResponse {
+        let mut req =
+            format!("{method} {target} HTTP/1.1\r\nHost: jira.test\r\nConnection: close\r\n");
+        for h in headers {
+            req.push_str(h);
+            req.push_str("\r\n");
+        }
+        req.push_str("\r\n");
+        self.raw(req.as_bytes()).await
+    }
+}
+
+/// What came back on a raw connection.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// Status code (0 when the connection closed without a status line).
+    pub status: u16,
+    /// The whole response text (head and body), lossily decoded.
+    pub text: String,
+}
+
+impl RawResponse {
+    /// The value of the first header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.text.split("\r\n\r\n").next().unwrap_or("");
+        head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// The response body (everything after the head).
+    pub fn body(&self) -> &str {
+        self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+}
+
+/// Sends `raw_bytes` on a new connection to `addr` and reads until the server closes it
+/// (requests should carry `Connection: close`) or 10 s pass; parses the status line. The
+/// write runs beside the read, so a server that answers early (431, 403 before the body) is
+/// seen even when it never reads the rest.
+pub async fn raw(addr: SocketAddr, raw_bytes: &[u8]) -> RawResponse {
+    let s = TcpStream::connect(addr).await.expect("connect gateway");
+    let (mut rd, mut wr) = s.into_split();
+    let data = raw_bytes.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&data).await;
+        // Keep the write half open until the reader is done (no half-close surprises).
+        wr
+    });
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 4 << 20 {
+                break;
+            }
+        }
+    })
+    .await;
+    writer.abort();
+    parse_response(&buf)
+}
+
+/// Parses the status line of `buf`.
+pub fn parse_response(buf: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(buf).into_owned();
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| text.strip_prefix("HTTP/1.0 "))
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    RawResponse { status, text }
+}
+
+/// An HS256 JWT signed with `secret` over `claims` (for providers with `hmac_secret`).
+pub fn hs256(secret: &str, claims: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign test token")
+}
+
+/// Seconds since the epoch (for `exp` / `iat` in test tokens).
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// Sends `raw_bytes` from the local address `src` (any 127.0.0.x: the whole of 127/8 is
+/// loopback, so tests pick the peer address the gateway sees).
+pub async fn raw_from(src: std::net::IpAddr, addr: SocketAddr, raw_bytes: &[u8]) -> RawResponse {
+    let sock = match src {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .expect("socket");
+    sock.bind(SocketAddr::new(src, 0))
+        .expect("bind source address");
+    let s = sock.connect(addr).await.expect("connect gateway");
+    let (mut rd, mut wr) = s.into_split();
+    let data = raw_bytes.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&data).await;
+        wr
+    });
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), rd.read_to_end(&mut buf)).await;
+    writer.abort();
+    parse_response(&buf)
+}
+
+/// A simple GET request text with `headers` lines and `Connection: close`.
+pub fn get_text(target: &str, headers: &[&str]) -> String {
+    let mut req = format!("GET {target} HTTP/1.1\r\nHost: jira.test\r\nConnection: close\r\n");
+    for h in headers {
+        req.push_str(h);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req
+}
+
+// === the catalog fixture (security.md §0.1, adapted to CONTRACT.md) ===
+
+/// HMAC secret of the fixture provider (HS256 stands in for RS256: same validation path).
+pub const SECRET: &str = "catalog-fixture-secret-0123456789abcdef";
+/// Identity header.
+pub const IDENTITY: &str = "x-forwarded-user";
+/// The public path `P` (a `bypass` rule for GET only).
+pub const P: &str = "/rest/api/2/serverInfo";
+/// A protected path `T`.
+pub const T: &str = "/rest/api/2/issue/ABC-1";
+
+/// The catalog fixture: anonymous API calls need a credential (`require_authentication`),
+/// except `GET P` (bypass); JWTs from issuer `https://idp.test` for audience `jira-gw`,
+/// username from `preferred_username` through `^[a-z][a-z0-9._-]{0,63}$`, groups from the
+/// `groups` claim; `jira-users` required, `jira-readonly` read-only. `extra` is appended
+/// (it may add `[ip]`, `[rate_limit]`…).
+pub fn fixture(extra: &str) -> String {
+    format!(
+        r#"
+[auth]
+require_authentication = true
+resolve_passthrough_identity = false
+
+[[providers]]
+name = "idp"
+kind = "jwt"
+issuer = "https://idp.test"
+audiences = ["jira-gw"]
+hmac_secret = "{SECRET}"
+username_regex = '^([a-z][a-z0-9._-]{{0,63}})$'
+groups_claim = "groups"
+
+[groups]
+source = "claim"
+
+[access]
+bypass = ["GET {P}", "GET /s/**"]
+deny = ["/rest/api/2/deny/**"]
+allowed_groups = ["jira-users"]
+read_only_groups = ["jira-readonly"]
+
+{extra}
+"#
+    )
+}
+
+/// A valid fixture token for `user` with `groups`.
+pub fn token(user: &str, groups: &[&str]) -> String {
+    token_with(serde_json::json!({
+        "iss": "https://idp.test",
+        "aud": "jira-gw",
+        "exp": now() + 300,
+        "iat": now(),
+        "preferred_username": user,
+        "groups": groups,
+    }))
+}
+
+/// A fixture-signed token with arbitrary claims.
+pub fn token_with(claims: serde_json::Value) -> String {
+    hs256(SECRET, &claims)
+}
+
+impl Harness {
+    /// The catalog fixture with `extra` config appended.
+    pub async fn catalog(extra: &str) -> Harness {
+        Harness::start("", &fixture(extra)).await
+    }
+
+    /// The catalog fixture on `listener`.
+    pub async fn catalog_on(listener: TcpListener, extra: &str) -> Harness {
+        Harness::start_on(listener, "", &fixture(extra)).await
+    }
+
+    /// Asserts a deny: `status`, the machine `reason` in the body, and nothing upstream.
+    pub fn assert_denied(&self, resp: &RawResponse, status: u16, reason: &str, case: &str) {
+        assert_eq!(
+            resp.status, status,
+            "{case}: status; response:\n{}",
+            resp.text
+        );
+        assert!(
+            resp.body().contains(&format!("\"reason\":\"{reason}\"")),
+            "{case}: expected reason {reason}, got body {}",
+            resp.body()
+        );
+        let seen = self.up.seen();
+        assert!(
+            seen.is_empty(),
+            "{case}: a denied request reached the upstream: {seen:?}"
+        );
+    }
+
+    /// Asserts a forward: 200 from the upstream, which saw exactly one request with
+    /// `target`, and exactly one identity header equal to `user` (none when `user` is None).
+    /// Clears the recorder for the next case.
+    pub fn assert_forwarded(
+        &self,
+        resp: &RawResponse,
+        target: &str,
+        user: Option<&str>,
+        case: &str,
+    ) -> Seen {
+        assert_eq!(resp.status, 200, "{case}: status; response:\n{}", resp.text);
+        let seen = self.up.seen();
+        assert_eq!(seen.len(), 1, "{case}: upstream requests: {seen:?}");
+        let s = seen.into_iter().next().expect("one request");
+        assert_eq!(s.target, target, "{case}: forwarded target");
+        let ids: Vec<String> = s
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                let n = k.as_str().replace('_', "-");
+                n == IDENTITY
+            })
+            .map(|(_, v)| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        match user {
+            Some(u) => assert_eq!(ids, vec![u.to_string()], "{case}: identity headers"),
+            None => assert!(
+                ids.is_empty(),
+                "{case}: identity headers must be absent, got {ids:?}"
+            ),
+        }
+        self.up.clear();
+        s
+    }
+}
