@@ -287,11 +287,11 @@ pub fn parse_key_set(
             Err(e) => tracing::warn!(provider, index = i, error = %e, "JWKS key unusable: ignored"),
         }
     }
+    // Ambiguity is judged on the document, not on the keys that loaded: a second key with
+    // the same kid makes the kid ambiguous even when that key itself is unusable.
     let mut seen = std::collections::HashMap::new();
-    for k in &keys {
-        if let Some(kid) = k.kid() {
-            *seen.entry(kid.to_string()).or_insert(0) += 1;
-        }
+    for kid in list.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)) {
+        *seen.entry(kid.to_string()).or_insert(0) += 1;
     }
     keys.retain(|k| {
         let dup = k.kid().is_some_and(|kid| seen.get(kid).copied().unwrap_or(0) > 1);
