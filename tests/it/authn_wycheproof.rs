@@ -41,7 +41,10 @@ fn verdict(token: &str, keys: &[VerifyKey]) -> Result<(), String> {
             POLICY[3].to_string()
         } else if token.split('.').nth(1) == Some("") {
             POLICY[0].to_string()
-        } else if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        } else if !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
             POLICY[2].to_string()
         } else {
             e.to_string()
@@ -50,14 +53,18 @@ fn verdict(token: &str, keys: &[VerifyKey]) -> Result<(), String> {
     if keys.is_empty() {
         return Err(POLICY[1].to_string());
     }
-    jws::verify_signature(&compact, keys).map(|_| ()).map_err(|e| {
-        let named_other = keys.iter().any(|k| k.alg().is_some_and(|a| a != compact.alg));
-        if jws::candidates(&compact, keys).is_empty() && named_other {
-            POLICY[4].to_string()
-        } else {
-            e.to_string()
-        }
-    })
+    jws::verify_signature(&compact, keys)
+        .map(|_| ())
+        .map_err(|e| {
+            let named_other = keys
+                .iter()
+                .any(|k| k.alg().is_some_and(|a| a != compact.alg));
+            if jws::candidates(&compact, keys).is_empty() && named_other {
+                POLICY[4].to_string()
+            } else {
+                e.to_string()
+            }
+        })
 }
 
 struct Tally {
@@ -72,7 +79,12 @@ struct Tally {
 
 fn run(file: &str, keys_of: impl Fn(&Value) -> Vec<VerifyKey>) -> Tally {
     let doc = corpus(file);
-    let mut t = Tally { checked: 0, accepted_invalid: Vec::new(), refused_valid: BTreeMap::new(), contradictions: Vec::new() };
+    let mut t = Tally {
+        checked: 0,
+        accepted_invalid: Vec::new(),
+        refused_valid: BTreeMap::new(),
+        contradictions: Vec::new(),
+    };
     for group in doc["testGroups"].as_array().expect("groups") {
         let keys = keys_of(group);
         let valid: Vec<&Value> = group["tests"]
@@ -83,8 +95,15 @@ fn run(file: &str, keys_of: impl Fn(&Value) -> Vec<VerifyKey>) -> Tally {
             .map(|c| &c["jws"])
             .collect();
         for case in group["tests"].as_array().expect("tests") {
-            let token = case["jws"].as_str().map(str::to_string).unwrap_or_else(|| case["jws"].to_string());
-            let id = format!("{file} #{} {}", case["tcId"], case["comment"].as_str().unwrap_or(""));
+            let token = case["jws"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| case["jws"].to_string());
+            let id = format!(
+                "{file} #{} {}",
+                case["tcId"],
+                case["comment"].as_str().unwrap_or("")
+            );
             if case["result"] == "invalid" && valid.contains(&&case["jws"]) {
                 t.contradictions.push(id);
                 continue;
@@ -107,9 +126,16 @@ fn assert_tally(t: &Tally, min_cases: usize) {
         t.checked, t.refused_valid, t.contradictions
     );
     assert!(t.checked >= min_cases, "only {} vectors read", t.checked);
-    assert!(t.accepted_invalid.is_empty(), "invalid vectors accepted: {:#?}", t.accepted_invalid);
+    assert!(
+        t.accepted_invalid.is_empty(),
+        "invalid vectors accepted: {:#?}",
+        t.accepted_invalid
+    );
     for (why, n) in &t.refused_valid {
-        assert!(POLICY.contains(&why.as_str()), "{n} valid vector(s) refused: {why}");
+        assert!(
+            POLICY.contains(&why.as_str()),
+            "{n} valid vector(s) refused: {why}"
+        );
     }
 }
 
@@ -135,12 +161,20 @@ fn json_web_signature_vectors() {
         .flat_map(|g| g["tests"].as_array().into_iter().flatten())
         .filter(|c| c["result"] == "valid")
         .count();
-    assert!(valid - refused >= 20, "only {} of {valid} valid vectors accepted", valid - refused);
+    assert!(
+        valid - refused >= 20,
+        "only {} of {valid} valid vectors accepted",
+        valid - refused
+    );
 }
 
 fn key_set(group: &Value, accept_oct: bool) -> Vec<VerifyKey> {
     let set = group.get("public").unwrap_or(&group["private"]);
-    let doc = if set.get("keys").is_some() { set.clone() } else { serde_json::json!({ "keys": [set] }) };
+    let doc = if set.get("keys").is_some() {
+        set.clone()
+    } else {
+        serde_json::json!({ "keys": [set] })
+    };
     parse_key_set(&doc, ALL_ALGORITHMS, "wycheproof", accept_oct).unwrap_or_default()
 }
 

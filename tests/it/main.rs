@@ -9,6 +9,7 @@
 mod support;
 
 mod authn;
+mod authn_attacks;
 mod authn_gateway;
 mod authn_introspection;
 mod authn_jwks;
