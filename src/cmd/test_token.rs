@@ -356,7 +356,10 @@ pub async fn test_token(
     let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let db = crate::db::Db::connect_lazy(cfg.audit.database_kind, &cfg.audit.database_url)
         .map_err(|e| anyhow::anyhow!("audit.database_url: {e}"))?;
-    let shared = crate::state::Shared::new(crate::audit::AuditSink::default(), clock, db);
+    // `default()` rather than the unit literal: the audit sink grows fields in issue 6.
+    #[allow(clippy::default_constructed_unit_structs)]
+    let audit = crate::audit::AuditSink::default();
+    let shared = crate::state::Shared::new(audit, clock, db);
     let rt = Runtime::build(Arc::new(cfg), &shared, None).await?;
     for w in rt.authn.warnings() {
         eprintln!("warning: {w}");
