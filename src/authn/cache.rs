@@ -47,8 +47,18 @@ impl UntilExpiry {
 }
 
 impl<T> moka::Expiry<TokenKey, Arc<Entry<T>>> for UntilExpiry {
-    fn expire_after_create(&self, _key: &TokenKey, value: &Arc<Entry<T>>, _at: Instant) -> Option<Duration> {
-        Some(value.until.duration_since(self.clock.now()).unwrap_or(Duration::ZERO))
+    fn expire_after_create(
+        &self,
+        _key: &TokenKey,
+        value: &Arc<Entry<T>>,
+        _at: Instant,
+    ) -> Option<Duration> {
+        Some(
+            value
+                .until
+                .duration_since(self.clock.now())
+                .unwrap_or(Duration::ZERO),
+        )
     }
 }
 
@@ -84,7 +94,13 @@ impl VerifiedCache {
     /// Remembers a verified token until `until`.
     pub fn insert(&self, key: TokenKey, principal: Principal, until: SystemTime) {
         if until > self.clock.now() {
-            self.cache.insert(key, Arc::new(Entry { value: principal, until }));
+            self.cache.insert(
+                key,
+                Arc::new(Entry {
+                    value: principal,
+                    until,
+                }),
+            );
         }
     }
 }

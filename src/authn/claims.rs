@@ -81,22 +81,31 @@ pub fn check_times(
         }
         None => trace.info("exp", "absent"),
         Some(exp) if now > exp.saturating_add(leeway) => {
-            trace.fail("exp", format!("expired {}s ago (leeway {leeway}s)", now - exp));
-            return Err(Rejection::new(Reason::TokenExpired).detail(format!("exp {exp}, now {now}")));
+            trace.fail(
+                "exp",
+                format!("expired {}s ago (leeway {leeway}s)", now - exp),
+            );
+            return Err(
+                Rejection::new(Reason::TokenExpired).detail(format!("exp {exp}, now {now}"))
+            );
         }
         Some(exp) => trace.pass("exp", format!("{}s left", exp.saturating_sub(now))),
     }
     if let Some(nbf) = nbf {
         if nbf > now.saturating_add(leeway) {
             trace.fail("nbf", format!("valid in {}s", nbf - now));
-            return Err(Rejection::new(Reason::TokenNotYetValid).detail(format!("nbf {nbf}, now {now}")));
+            return Err(
+                Rejection::new(Reason::TokenNotYetValid).detail(format!("nbf {nbf}, now {now}"))
+            );
         }
         trace.pass("nbf", "reached");
     }
     if let Some(iat) = iat {
         if iat > now.saturating_add(leeway) {
             trace.fail("iat", format!("issued {}s in the future", iat - now));
-            return Err(Rejection::new(Reason::TokenNotYetValid).detail(format!("iat {iat} in the future")));
+            return Err(
+                Rejection::new(Reason::TokenNotYetValid).detail(format!("iat {iat} in the future"))
+            );
         }
         trace.pass("iat", format!("issued {}s ago", now - iat));
     }
@@ -105,13 +114,18 @@ pub fn check_times(
         let max = max.as_secs() as i64;
         let too_old = match (iat, exp) {
             (Some(iat), Some(exp)) if exp.saturating_sub(iat) > max => Some("lifetime exp - iat"),
-            (Some(iat), _) if now.saturating_sub(iat) > max.saturating_add(leeway) => Some("age since iat"),
-            (None, Some(exp)) if exp.saturating_sub(now) > max => Some("exp too far ahead (no iat)"),
+            (Some(iat), _) if now.saturating_sub(iat) > max.saturating_add(leeway) => {
+                Some("age since iat")
+            }
+            (None, Some(exp)) if exp.saturating_sub(now) > max => {
+                Some("exp too far ahead (no iat)")
+            }
             _ => None,
         };
         if let Some(what) = too_old {
             trace.fail("max_token_age", format!("{what} over {max}s"));
-            return Err(Rejection::new(Reason::TokenTooOld).detail(format!("{what} over max_token_age {max}s")));
+            return Err(Rejection::new(Reason::TokenTooOld)
+                .detail(format!("{what} over max_token_age {max}s")));
         }
         if let Some(iat) = iat {
             let age_limit = iat.saturating_add(max).saturating_add(leeway);
@@ -143,7 +157,9 @@ pub fn check_audience(
         Some(Value::Array(items)) => {
             !items.is_empty()
                 && items.iter().all(Value::is_string)
-                && items.iter().any(|a| a.as_str().is_some_and(|a| audiences.iter().any(|w| w == a)))
+                && items
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| audiences.iter().any(|w| w == a)))
         }
         _ => false,
     };
@@ -152,7 +168,8 @@ pub fn check_audience(
         Ok(())
     } else {
         trace.fail("aud", "does not contain a configured audience");
-        Err(Rejection::new(Reason::WrongAudience).detail("aud does not contain a configured audience"))
+        Err(Rejection::new(Reason::WrongAudience)
+            .detail("aud does not contain a configured audience"))
     }
 }
 
@@ -177,41 +194,66 @@ fn forbidden_char(c: char) -> bool {
 /// The username: `username_claim` must be a non-empty string; `username_regex` (anchored at
 /// config time) must match it whole and its first group is the result; the result must be
 /// non-blank, at most 255 characters and free of control and bidi characters.
-pub fn username(claims: &Map<String, Value>, settings: &ProviderSettings, trace: &mut Trace) -> Result<String, Rejection> {
+pub fn username(
+    claims: &Map<String, Value>,
+    settings: &ProviderSettings,
+    trace: &mut Trace,
+) -> Result<String, Rejection> {
     let path = settings.username_claim.join(".");
     let raw = match lookup(claims, &settings.username_claim) {
         None | Some(Value::Null) => {
             trace.fail("username", format!("claim `{path}` missing"));
-            return Err(Rejection::new(Reason::UsernameMissing).detail(format!("no `{path}` claim")));
+            return Err(
+                Rejection::new(Reason::UsernameMissing).detail(format!("no `{path}` claim"))
+            );
         }
         Some(Value::String(s)) if s.is_empty() => {
             trace.fail("username", format!("claim `{path}` is empty"));
-            return Err(Rejection::new(Reason::UsernameMissing).detail(format!("`{path}` is empty")));
+            return Err(
+                Rejection::new(Reason::UsernameMissing).detail(format!("`{path}` is empty"))
+            );
         }
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
             let kind = json_kind(other);
-            trace.fail("username", format!("claim `{path}` is {kind}, not a string"));
-            return Err(Rejection::new(Reason::UsernameInvalid).detail(format!("`{path}` is {kind}")));
+            trace.fail(
+                "username",
+                format!("claim `{path}` is {kind}, not a string"),
+            );
+            return Err(
+                Rejection::new(Reason::UsernameInvalid).detail(format!("`{path}` is {kind}"))
+            );
         }
     };
-    trace.info("username (claim)", format!("{path} = {:?}", raw.escape_debug().to_string()));
+    trace.info(
+        "username (claim)",
+        format!("{path} = {:?}", raw.escape_debug().to_string()),
+    );
     let name = match &settings.username_regex {
         None => raw.to_string(),
         Some(re) => match re.captures(raw).and_then(|c| c.get(1)) {
             Some(m) => {
-                trace.pass("username_regex", format!("{:?}", m.as_str().escape_debug().to_string()));
+                trace.pass(
+                    "username_regex",
+                    format!("{:?}", m.as_str().escape_debug().to_string()),
+                );
                 m.as_str().to_string()
             }
             None => {
                 trace.fail("username_regex", "does not match the whole value");
-                return Err(Rejection::new(Reason::UsernameInvalid).detail("username_regex does not match"));
+                return Err(
+                    Rejection::new(Reason::UsernameInvalid).detail("username_regex does not match")
+                );
             }
         },
     };
-    if name.trim().is_empty() || name.chars().count() > MAX_USERNAME_CHARS || name.chars().any(forbidden_char) {
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_USERNAME_CHARS
+        || name.chars().any(forbidden_char)
+    {
         trace.fail("username", "blank, too long, or has control characters");
-        return Err(Rejection::new(Reason::UsernameInvalid).detail("username is blank, too long or has control characters"));
+        return Err(Rejection::new(Reason::UsernameInvalid)
+            .detail("username is blank, too long or has control characters"));
     }
     trace.pass("username", format!("{:?}", name));
     Ok(name)
@@ -220,7 +262,11 @@ pub fn username(claims: &Map<String, Value>, settings: &ProviderSettings, trace:
 /// The groups: `groups_claim` as an array of strings, or one string = one group (never
 /// split). Any other shape yields no groups and a log line; so does a group with control
 /// characters.
-pub fn groups(claims: &Map<String, Value>, settings: &ProviderSettings, trace: &mut Trace) -> Vec<String> {
+pub fn groups(
+    claims: &Map<String, Value>,
+    settings: &ProviderSettings,
+    trace: &mut Trace,
+) -> Vec<String> {
     let Some(path) = &settings.groups_claim else {
         return Vec::new();
     };
@@ -235,12 +281,18 @@ pub fn groups(claims: &Map<String, Value>, settings: &ProviderSettings, trace: &
         Some(Value::Array(items))
             if items.len() <= MAX_GROUPS && items.iter().all(|v| v.as_str().is_some_and(clean)) =>
         {
-            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
         }
         Some(other) => {
             let kind = json_kind(other);
             tracing::warn!(provider = %settings.name, claim = %dotted, shape = kind, "groups claim has an unexpected shape; no groups used");
-            trace.fail("groups", format!("claim `{dotted}` is {kind}: no groups used"));
+            trace.fail(
+                "groups",
+                format!("claim `{dotted}` is {kind}: no groups used"),
+            );
             return Vec::new();
         }
     };
@@ -270,21 +322,29 @@ mod tests {
 
     #[test]
     fn numeric_dates_are_typed() {
-        let c = obj(json!({"a": 5, "b": 5.6, "c": "5", "d": true, "e": null, "f": 18446744073709551615u64, "g": -3}));
+        let c = obj(
+            json!({"a": 5, "b": 5.6, "c": "5", "d": true, "e": null, "f": 18446744073709551615u64, "g": -3}),
+        );
         assert_eq!(numeric_date(&c, "a").unwrap(), Some(5));
         assert_eq!(numeric_date(&c, "b").unwrap(), Some(6));
         assert_eq!(numeric_date(&c, "f").unwrap(), Some(i64::MAX));
         assert_eq!(numeric_date(&c, "g").unwrap(), Some(-3));
         assert_eq!(numeric_date(&c, "zz").unwrap(), None);
         for k in ["c", "d", "e"] {
-            assert_eq!(numeric_date(&c, k).unwrap_err().reason, Reason::MalformedToken);
+            assert_eq!(
+                numeric_date(&c, k).unwrap_err().reason,
+                Reason::MalformedToken
+            );
         }
     }
 
     #[test]
     fn dotted_lookup_prefers_literal_names() {
         let c = obj(json!({"user": {"login": "a"}, "https://x.io/groups": ["g"]}));
-        assert_eq!(lookup(&c, &["user".into(), "login".into()]), Some(&json!("a")));
+        assert_eq!(
+            lookup(&c, &["user".into(), "login".into()]),
+            Some(&json!("a"))
+        );
         let p: Vec<String> = "https://x.io/groups".split('.').map(String::from).collect();
         assert_eq!(lookup(&c, &p), Some(&json!(["g"])));
         assert_eq!(lookup(&c, &["user".into(), "nope".into()]), None);

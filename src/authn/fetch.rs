@@ -38,7 +38,11 @@ pub struct Answer {
 
 /// Sends `req`, waits at most `timeout` for the whole answer, reads at most `cap` bytes and
 /// parses a JSON object.
-pub async fn fetch(req: reqwest::RequestBuilder, timeout: Duration, cap: usize) -> Result<Answer, FetchError> {
+pub async fn fetch(
+    req: reqwest::RequestBuilder,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Answer, FetchError> {
     match tokio::time::timeout(timeout, exchange(req, cap)).await {
         Ok(r) => r,
         Err(_) => Err(FetchError::Timeout(timeout)),
@@ -65,7 +69,9 @@ async fn exchange(req: reqwest::RequestBuilder, cap: usize) -> Result<Answer, Fe
         .flat_map(|v| v.split(','))
         .find_map(|d| {
             let (k, v) = d.trim().split_once('=')?;
-            k.trim().eq_ignore_ascii_case("max-age").then(|| v.trim().trim_matches('"').parse().ok())?
+            k.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| v.trim().trim_matches('"').parse().ok())?
         });
     let mut body = Vec::new();
     while let Some(chunk) = resp
@@ -88,7 +94,9 @@ async fn exchange(req: reqwest::RequestBuilder, cap: usize) -> Result<Answer, Fe
 fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     if let Some(u) = e.url() {
-        s = s.replace(&format!(" ({u})"), "").replace(u.as_str(), "<idp>");
+        s = s
+            .replace(&format!(" ({u})"), "")
+            .replace(u.as_str(), "<idp>");
     }
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {

@@ -33,7 +33,11 @@ pub const NEGATIVE_TTL: Duration = Duration::from_secs(10);
 const CAPACITY: u64 = 100_000;
 
 /// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic.
-const FORM: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const FORM: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 type Outcome = Result<Principal, Rejection>;
 
@@ -116,7 +120,9 @@ impl Introspector {
         // returned to each of them and not cached.
         let entry = self
             .cache
-            .try_get_with(key, async { self.ask(token, &mut Trace::off()).await.map(Arc::new) })
+            .try_get_with(key, async {
+                self.ask(token, &mut Trace::off()).await.map(Arc::new)
+            })
             .await
             .map_err(|e| (*e).clone())?;
         entry.value.clone()
@@ -137,7 +143,10 @@ impl Introspector {
     /// the decision and how long it may be reused.
     async fn ask(&self, token: &str, trace: &mut Trace) -> Result<Entry<Outcome>, Rejection> {
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
-        let mut req = self.http.post(&self.url).header(http::header::ACCEPT, "application/json");
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header(http::header::ACCEPT, "application/json");
         match self.auth_method {
             ClientAuthMethod::ClientSecretBasic => {
                 let pair = format!(
@@ -145,7 +154,10 @@ impl Introspector {
                     utf8_percent_encode(&self.client_id, FORM),
                     utf8_percent_encode(self.client_secret.expose(), FORM)
                 );
-                let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair));
+                let value = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
                 req = req.header(http::header::AUTHORIZATION, value);
             }
             ClientAuthMethod::ClientSecretPost => {
@@ -157,7 +169,8 @@ impl Introspector {
             Ok(a) => a,
             Err(e) => {
                 trace.fail("introspection", format!("IdP gave no usable answer: {e}"));
-                return Err(Rejection::new(Reason::IdpUnavailable).detail(format!("{}: introspection {e}", self.name())));
+                return Err(Rejection::new(Reason::IdpUnavailable)
+                    .detail(format!("{}: introspection {e}", self.name())));
             }
         };
         trace.pass("introspection", format!("{} answered", self.url));
@@ -173,18 +186,26 @@ impl Introspector {
         Ok(Entry { value, until })
     }
 
-    fn decide(&self, answer: &Map<String, Value>, token: &str, now: SystemTime, trace: &mut Trace) -> Outcome {
+    fn decide(
+        &self,
+        answer: &Map<String, Value>,
+        token: &str,
+        now: SystemTime,
+        trace: &mut Trace,
+    ) -> Outcome {
         match answer.get("active") {
             Some(Value::Bool(true)) => trace.pass("active", "true"),
             other => {
                 let seen = other.map_or("missing".to_string(), Value::to_string);
                 trace.fail("active", format!("{seen} (must be JSON true)"));
-                return Err(Rejection::new(Reason::TokenInactive).detail(format!("{}: active = {seen}", self.name())));
+                return Err(Rejection::new(Reason::TokenInactive)
+                    .detail(format!("{}: active = {seen}", self.name())));
             }
         }
         if answer.get("token_type").and_then(Value::as_str) == Some("refresh_token") {
             trace.fail("token_type", "refresh_token");
-            return Err(Rejection::new(Reason::TokenInactive).detail("a refresh token is not an access token"));
+            return Err(Rejection::new(Reason::TokenInactive)
+                .detail("a refresh token is not an access token"));
         }
         claims::check_times(answer, &self.settings, now, false, trace)?;
         if let Some(want) = &self.issuer {
@@ -193,7 +214,8 @@ impl Introspector {
                 Some(Value::String(i)) if i == want => trace.pass("iss", format!("{i:?}")),
                 Some(other) => {
                     trace.fail("iss", format!("{other} is not {want:?}"));
-                    return Err(Rejection::new(Reason::UnknownIssuer).detail(format!("{}: iss {other}", self.name())));
+                    return Err(Rejection::new(Reason::UnknownIssuer)
+                        .detail(format!("{}: iss {other}", self.name())));
                 }
             }
         }

@@ -131,7 +131,10 @@ impl Jwks {
         let now = self.clock.now();
         match self.current() {
             Some(set) if now <= set.fetched_at + set.max_age + STALE_BOUND => Ok(()),
-            Some(_) => Err(format!("{}: key set older than its max-age + 1h", self.provider)),
+            Some(_) => Err(format!(
+                "{}: key set older than its max-age + 1h",
+                self.provider
+            )),
             None => Err(format!("{}: no key set loaded", self.provider)),
         }
     }
@@ -142,19 +145,29 @@ impl Jwks {
         let now = self.clock.now();
         if let Some(set) = self.current() {
             if now <= set.fetched_at + set.max_age {
-                return Ok(Usable { keys: Arc::clone(&set.keys), stale: false });
+                return Ok(Usable {
+                    keys: Arc::clone(&set.keys),
+                    stale: false,
+                });
             }
         }
         self.refetch().await;
         let now = self.clock.now();
         match self.current() {
-            Some(set) if now <= set.fetched_at + set.max_age => Ok(Usable { keys: Arc::clone(&set.keys), stale: false }),
-            Some(set) if now <= set.fetched_at + set.max_age + STALE_BOUND => {
-                Ok(Usable { keys: Arc::clone(&set.keys), stale: true })
-            }
-            Some(_) => Err(Rejection::new(Reason::IdpUnavailable)
-                .detail(format!("{}: JWKS unreachable and the last good set is past its stale bound", self.provider))),
-            None => Err(Rejection::new(Reason::IdpUnavailable).detail(format!("{}: no JWKS loaded", self.provider))),
+            Some(set) if now <= set.fetched_at + set.max_age => Ok(Usable {
+                keys: Arc::clone(&set.keys),
+                stale: false,
+            }),
+            Some(set) if now <= set.fetched_at + set.max_age + STALE_BOUND => Ok(Usable {
+                keys: Arc::clone(&set.keys),
+                stale: true,
+            }),
+            Some(_) => Err(Rejection::new(Reason::IdpUnavailable).detail(format!(
+                "{}: JWKS unreachable and the last good set is past its stale bound",
+                self.provider
+            ))),
+            None => Err(Rejection::new(Reason::IdpUnavailable)
+                .detail(format!("{}: no JWKS loaded", self.provider))),
         }
     }
 
@@ -188,7 +201,10 @@ impl Jwks {
         let label = if result.is_ok() { "ok" } else { "error" };
         self.metrics.count(
             "authgate_jwks_refreshes_total",
-            &[("provider", self.provider.clone()), ("result", label.to_string())],
+            &[
+                ("provider", self.provider.clone()),
+                ("result", label.to_string()),
+            ],
             1,
         );
         match result {
@@ -224,12 +240,20 @@ impl Jwks {
                 st.jwks_uri = None;
                 format!("JWKS: {e}")
             })?;
-        let keys = parse_jwks(&Value::Object(answer.json), &self.algorithms, &self.provider)?;
+        let keys = parse_jwks(
+            &Value::Object(answer.json),
+            &self.algorithms,
+            &self.provider,
+        )?;
         let max_age = answer
             .max_age
             .map_or(DEFAULT_REFRESH, Duration::from_secs)
             .clamp(MIN_REFRESH, MAX_REFRESH);
-        Ok(KeySet { keys: keys.into(), fetched_at: self.clock.now(), max_age })
+        Ok(KeySet {
+            keys: keys.into(),
+            fetched_at: self.clock.now(),
+            max_age,
+        })
     }
 
     async fn discover(&self, url: &str, issuer: &str) -> Result<String, String> {
@@ -238,13 +262,15 @@ impl Jwks {
             .map_err(|e| format!("discovery: {e}"))?;
         match doc.json.get("issuer") {
             Some(Value::String(i)) if i == issuer => {}
-            Some(Value::String(i)) => {
-                return Err(format!("discovery: the document's issuer {i:?} is not the configured issuer {issuer:?}"))
-            }
+            Some(Value::String(i)) => return Err(format!(
+                "discovery: the document's issuer {i:?} is not the configured issuer {issuer:?}"
+            )),
             _ => return Err("discovery: the document has no issuer".into()),
         }
         match doc.json.get("jwks_uri") {
-            Some(Value::String(u)) if u.starts_with("https://") || u.starts_with("http://") => Ok(u.clone()),
+            Some(Value::String(u)) if u.starts_with("https://") || u.starts_with("http://") => {
+                Ok(u.clone())
+            }
             _ => Err("discovery: the document has no http(s) jwks_uri".into()),
         }
     }
@@ -253,7 +279,11 @@ impl Jwks {
 /// Reads a JWKS document: `keys` an array of at most 100; `oct` (symmetric) keys, keys for
 /// encryption, invalid or weak keys and keys no configured algorithm fits are skipped; keys
 /// sharing a `kid` are all dropped (ambiguous). No usable key = the document is refused.
-pub fn parse_jwks(doc: &Value, algorithms: &[Algorithm], provider: &str) -> Result<Vec<VerifyKey>, String> {
+pub fn parse_jwks(
+    doc: &Value,
+    algorithms: &[Algorithm],
+    provider: &str,
+) -> Result<Vec<VerifyKey>, String> {
     parse_key_set(doc, algorithms, provider, false)
 }
 
@@ -278,25 +308,40 @@ pub fn parse_key_set(
     let mut keys = Vec::new();
     for (i, jwk) in list.iter().enumerate() {
         if !accept_oct && is_oct(jwk) {
-            tracing::warn!(provider, index = i, "JWKS holds a symmetric (oct) key: ignored");
+            tracing::warn!(
+                provider,
+                index = i,
+                "JWKS holds a symmetric (oct) key: ignored"
+            );
             continue;
         }
         match VerifyKey::from_jwk(jwk) {
             Ok(k) if algorithms.iter().any(|a| k.fits(*a)) => keys.push(k),
-            Ok(k) => tracing::debug!(provider, index = i, key = ?k, "JWKS key fits no configured algorithm: ignored"),
+            Ok(k) => {
+                tracing::debug!(provider, index = i, key = ?k, "JWKS key fits no configured algorithm: ignored")
+            }
             Err(e) => tracing::warn!(provider, index = i, error = %e, "JWKS key unusable: ignored"),
         }
     }
+    // Ambiguity is judged on the document, not on the keys that loaded: a second key with
+    // the same kid makes the kid ambiguous even when that key itself is unusable.
     let mut seen = std::collections::HashMap::new();
-    for k in &keys {
-        if let Some(kid) = k.kid() {
-            *seen.entry(kid.to_string()).or_insert(0) += 1;
-        }
+    for kid in list
+        .iter()
+        .filter_map(|k| k.get("kid").and_then(Value::as_str))
+    {
+        *seen.entry(kid.to_string()).or_insert(0) += 1;
     }
     keys.retain(|k| {
-        let dup = k.kid().is_some_and(|kid| seen.get(kid).copied().unwrap_or(0) > 1);
+        let dup = k
+            .kid()
+            .is_some_and(|kid| seen.get(kid).copied().unwrap_or(0) > 1);
         if dup {
-            tracing::warn!(provider, kid = k.kid().unwrap_or(""), "JWKS has several keys with this kid: all ignored");
+            tracing::warn!(
+                provider,
+                kid = k.kid().unwrap_or(""),
+                "JWKS has several keys with this kid: all ignored"
+            );
         }
         !dup
     });

@@ -71,7 +71,8 @@ pub struct Compact<'a> {
 }
 
 fn is_b64url(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn b64(part: &str, what: &str) -> Result<Vec<u8>, JwsError> {
@@ -86,10 +87,14 @@ fn b64(part: &str, what: &str) -> Result<Vec<u8>, JwsError> {
 /// Reads `token` as a compact JWS and checks its header against `allowed`. Never panics.
 pub fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Compact<'a>, JwsError> {
     if token.len() > MAX_TOKEN_BYTES {
-        return Err(JwsError::Malformed(format!("token of {} bytes", token.len())));
+        return Err(JwsError::Malformed(format!(
+            "token of {} bytes",
+            token.len()
+        )));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(JwsError::Malformed("not three dot-separated parts".into()));
     };
@@ -99,7 +104,11 @@ pub fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Compact<'a>, J
     let header_bytes = b64(h, "header")?;
     let header = match strict_json(&header_bytes) {
         Some(Value::Object(m)) => m,
-        _ => return Err(JwsError::Malformed("header is not a JSON object without duplicate members".into())),
+        _ => {
+            return Err(JwsError::Malformed(
+                "header is not a JSON object without duplicate members".into(),
+            ))
+        }
     };
     let alg_name = match header.get("alg") {
         Some(Value::String(a)) => a.clone(),
@@ -109,17 +118,23 @@ pub fn parse<'a>(token: &'a str, allowed: &[Algorithm]) -> Result<Compact<'a>, J
     let alg = Algorithm::from_str(&alg_name)
         .ok()
         .filter(|a| allowed.contains(a))
-        .ok_or_else(|| JwsError::AlgNotAllowed(format!("alg {:?}", alg_name.escape_debug().to_string())))?;
+        .ok_or_else(|| {
+            JwsError::AlgNotAllowed(format!("alg {:?}", alg_name.escape_debug().to_string()))
+        })?;
     // RFC 7515 §4.1.11: an extension we do not implement makes the JWS invalid; we implement
     // none, so any `crit` (even an empty or malformed one) is refused.
     for forbidden in ["crit", "b64", "zip", "enc"] {
         if header.contains_key(forbidden) {
-            return Err(JwsError::Malformed(format!("header parameter `{forbidden}` is not supported")));
+            return Err(JwsError::Malformed(format!(
+                "header parameter `{forbidden}` is not supported"
+            )));
         }
     }
     if let Some(cty) = header.get("cty") {
         if cty.as_str().is_none_or(|c| c.eq_ignore_ascii_case("JWT")) {
-            return Err(JwsError::Malformed("nested JWT (cty) is not supported".into()));
+            return Err(JwsError::Malformed(
+                "nested JWT (cty) is not supported".into(),
+            ));
         }
     }
     let kid = match header.get("kid") {
@@ -158,7 +173,10 @@ pub fn candidates<'k>(jws: &Compact<'_>, keys: &'k [VerifyKey]) -> Vec<&'k Verif
 
 /// Checks the signature with the first fitting key that verifies it. The signature must be
 /// non-empty; `jsonwebtoken`'s crypto provider does the arithmetic.
-pub fn verify_signature<'k>(jws: &Compact<'_>, keys: &'k [VerifyKey]) -> Result<&'k VerifyKey, JwsError> {
+pub fn verify_signature<'k>(
+    jws: &Compact<'_>,
+    keys: &'k [VerifyKey],
+) -> Result<&'k VerifyKey, JwsError> {
     if jws.signature_b64.is_empty() {
         return Err(JwsError::BadSignature("no signature".into()));
     }
@@ -182,7 +200,11 @@ pub fn verify_signature<'k>(jws: &Compact<'_>, keys: &'k [VerifyKey]) -> Result<
 /// The sentence for "no key fits".
 pub fn no_key(jws: &Compact<'_>) -> String {
     match &jws.kid {
-        Some(k) => format!("no {:?} key with kid {:?}", jws.alg, k.escape_debug().to_string()),
+        Some(k) => format!(
+            "no {:?} key with kid {:?}",
+            jws.alg,
+            k.escape_debug().to_string()
+        ),
         None => format!("no {:?} key", jws.alg),
     }
 }
@@ -320,7 +342,10 @@ mod tests {
             format!("{h}.e31.c2ln"), // non-canonical trailing bits
             "a".repeat(MAX_TOKEN_BYTES + 1),
         ] {
-            assert!(matches!(parse(&t, &rs), Err(JwsError::Malformed(_))), "{t:.40}");
+            assert!(
+                matches!(parse(&t, &rs), Err(JwsError::Malformed(_))),
+                "{t:.40}"
+            );
         }
     }
 }

@@ -64,12 +64,19 @@ impl JwtProvider {
         deps: &Deps,
         warnings: &mut Vec<String>,
     ) -> Result<JwtProvider, BuildError> {
-        let at = |field: &str, e: &dyn std::fmt::Display| BuildError(format!("providers[{index}].{field}: {e}"));
+        let at = |field: &str, e: &dyn std::fmt::Display| {
+            BuildError(format!("providers[{index}].{field}: {e}"))
+        };
         let keys = match source {
             KeySource::PublicKeyFile(path) | KeySource::CertificateFile(path) => {
                 let cert = matches!(source, KeySource::CertificateFile(_));
-                let field = if cert { "certificate_file" } else { "public_key_file" };
-                let loaded = VerifyKey::from_pem_file(path, cert, deps.clock.now()).map_err(|e| at(field, &e))?;
+                let field = if cert {
+                    "certificate_file"
+                } else {
+                    "public_key_file"
+                };
+                let loaded = VerifyKey::from_pem_file(path, cert, deps.clock.now())
+                    .map_err(|e| at(field, &e))?;
                 for w in loaded.warnings {
                     tracing::warn!(provider = %settings.name, warning = %w, "{field}");
                     warnings.push(format!("providers[{index}].{field}: {w}"));
@@ -78,19 +85,27 @@ impl JwtProvider {
                     if !loaded.key.fits(*a) {
                         return Err(at(
                             "algorithms",
-                            &format!("{a:?} does not fit the {} key in {}", loaded.key.key_type(), path.display()),
+                            &format!(
+                                "{a:?} does not fit the {} key in {}",
+                                loaded.key.key_type(),
+                                path.display()
+                            ),
                         ));
                     }
                 }
                 Keys::Static(vec![loaded.key].into())
             }
             KeySource::HmacSecret(secret) => {
-                let key = VerifyKey::hmac(secret.expose().as_bytes()).map_err(|e| at("hmac_secret", &e))?;
+                let key = VerifyKey::hmac(secret.expose().as_bytes())
+                    .map_err(|e| at("hmac_secret", &e))?;
                 for a in algorithms {
                     if !key.fits(*a) {
                         return Err(at(
                             "hmac_secret",
-                            &format!("{a:?} needs a secret at least as long as its hash ({})", key.key_type()),
+                            &format!(
+                                "{a:?} needs a secret at least as long as its hash ({})",
+                                key.key_type()
+                            ),
                         ));
                     }
                 }
@@ -99,7 +114,10 @@ impl JwtProvider {
             KeySource::JwksUrl(url) | KeySource::DiscoveryUrl(url) => {
                 let origin = match source {
                     KeySource::JwksUrl(_) => Origin::Jwks(url.clone()),
-                    _ => Origin::Discovery { url: url.clone(), issuer: issuer.to_string() },
+                    _ => Origin::Discovery {
+                        url: url.clone(),
+                        issuer: issuer.to_string(),
+                    },
                 };
                 let jwks = Jwks::start(
                     &settings.name,
@@ -115,7 +133,12 @@ impl JwtProvider {
         };
         let validations = algorithms
             .iter()
-            .map(|a| (*a, validation(*a, issuer, &settings.audiences, settings.leeway.as_secs())))
+            .map(|a| {
+                (
+                    *a,
+                    validation(*a, issuer, &settings.audiences, settings.leeway.as_secs()),
+                )
+            })
             .collect();
         Ok(JwtProvider {
             settings: settings.clone(),
@@ -153,10 +176,20 @@ impl JwtProvider {
         trace: &mut Trace,
     ) -> Result<Verified, Rejection> {
         if !self.algorithms.contains(&jws.alg) {
-            trace.fail("alg", format!("{:?} is not in algorithms {:?}", jws.alg, self.algorithms));
-            return Err(Rejection::new(Reason::AlgNotAllowed).detail(format!("{}: alg {:?}", self.name(), jws.alg)));
+            trace.fail(
+                "alg",
+                format!("{:?} is not in algorithms {:?}", jws.alg, self.algorithms),
+            );
+            return Err(Rejection::new(Reason::AlgNotAllowed).detail(format!(
+                "{}: alg {:?}",
+                self.name(),
+                jws.alg
+            )));
         }
-        trace.pass("alg", format!("{:?} (allowed: {:?})", jws.alg, self.algorithms));
+        trace.pass(
+            "alg",
+            format!("{:?} (allowed: {:?})", jws.alg, self.algorithms),
+        );
         let (key, _decoded) = self.check_signature(jws, trace).await?;
         trace.pass("signature", describe(&key));
         trace.pass("iss", format!("{:?}", self.issuer));
@@ -173,7 +206,10 @@ impl JwtProvider {
         )
         .with_groups(groups)
         .with_expiry(exp);
-        Ok(Verified { principal, until: until.map(claims::system_time) })
+        Ok(Verified {
+            principal,
+            until: until.map(claims::system_time),
+        })
     }
 
     async fn check_signature(
@@ -188,25 +224,41 @@ impl JwtProvider {
                     trace.fail("keys", r.detail.clone().unwrap_or_default());
                 })?;
                 if usable.stale {
-                    trace.info("keys", "JWKS past its max-age, IdP unreachable: serving the last good set");
+                    trace.info(
+                        "keys",
+                        "JWKS past its max-age, IdP unreachable: serving the last good set",
+                    );
                 }
                 usable.keys
             }
         };
-        let mut fitting: Vec<VerifyKey> = jws::candidates(jws, &keys).into_iter().cloned().collect();
+        let mut fitting: Vec<VerifyKey> =
+            jws::candidates(jws, &keys).into_iter().cloned().collect();
         if fitting.is_empty() && jws.kid.is_some() {
             if let Keys::Remote(j) = &self.keys {
                 let fetched = j.refetch().await;
-                trace.info("keys", if fetched { "unknown kid: JWKS re-fetched" } else { "unknown kid: re-fetch not due (at most once per 10s)" });
+                trace.info(
+                    "keys",
+                    if fetched {
+                        "unknown kid: JWKS re-fetched"
+                    } else {
+                        "unknown kid: re-fetch not due (at most once per 10s)"
+                    },
+                );
                 if let Some(set) = j.current() {
-                    fitting = jws::candidates(jws, &set.keys).into_iter().cloned().collect();
+                    fitting = jws::candidates(jws, &set.keys)
+                        .into_iter()
+                        .cloned()
+                        .collect();
                 }
             }
         }
         if fitting.is_empty() {
             let why = jws::no_key(jws);
             trace.fail("key", why.clone());
-            return Err(Rejection::new(Reason::BadSignature).detail(format!("{}: {why}", self.name())));
+            return Err(
+                Rejection::new(Reason::BadSignature).detail(format!("{}: {why}", self.name()))
+            );
         }
         if jws.signature_b64.is_empty() {
             trace.fail("signature", "missing");
@@ -236,7 +288,8 @@ impl JwtProvider {
             }
         }
         trace.fail("signature", "does not verify with any fitting key");
-        Err(Rejection::new(Reason::BadSignature).detail(format!("{}: signature does not verify", self.name())))
+        Err(Rejection::new(Reason::BadSignature)
+            .detail(format!("{}: signature does not verify", self.name())))
     }
 }
 
@@ -249,9 +302,9 @@ fn describe(key: &VerifyKey) -> String {
 
 fn map_error(kind: &ErrorKind) -> Rejection {
     Rejection::new(match kind {
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            Reason::AlgNotAllowed
-        }
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::InvalidAlgorithmName => Reason::AlgNotAllowed,
         ErrorKind::InvalidIssuer => Reason::UnknownIssuer,
         ErrorKind::MissingRequiredClaim(c) if c == "iss" => Reason::UnknownIssuer,
         ErrorKind::InvalidAudience => Reason::WrongAudience,

@@ -115,7 +115,10 @@ impl VerifyKey {
     /// A shared secret (`hmac_secret`); at least 32 bytes.
     pub fn hmac(secret: &[u8]) -> Result<VerifyKey, KeyError> {
         if secret.len() < 32 {
-            return err(format!("an HMAC secret needs at least 32 bytes, this one has {}", secret.len()));
+            return err(format!(
+                "an HMAC secret needs at least 32 bytes, this one has {}",
+                secret.len()
+            ));
         }
         Ok(VerifyKey {
             kid: None,
@@ -127,8 +130,13 @@ impl VerifyKey {
 
     /// A PEM file holding a public key (`PUBLIC KEY` or `RSA PUBLIC KEY`) or, with
     /// `certificate`, an X.509 certificate whose key is used.
-    pub fn from_pem_file(path: &Path, certificate: bool, now: std::time::SystemTime) -> Result<Loaded, KeyError> {
-        let bytes = std::fs::read(path).map_err(|e| KeyError(format!("{}: {e}", path.display())))?;
+    pub fn from_pem_file(
+        path: &Path,
+        certificate: bool,
+        now: std::time::SystemTime,
+    ) -> Result<Loaded, KeyError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| KeyError(format!("{}: {e}", path.display())))?;
         let loaded = if certificate {
             from_certificate_pem(&bytes, now)
         } else {
@@ -179,7 +187,10 @@ impl VerifyKey {
         }
         let alg = match s("alg")? {
             None => None,
-            Some(a) => Some(Algorithm::from_str(a).map_err(|_| KeyError(format!("JWK alg {a:?} is not supported")))?),
+            Some(a) => Some(
+                Algorithm::from_str(a)
+                    .map_err(|_| KeyError(format!("JWK alg {a:?} is not supported")))?,
+            ),
         };
         let mut key = match (kty, s("crv")?) {
             ("RSA", _) => rsa_key(&b("n")?, &b("e")?)?,
@@ -235,10 +246,15 @@ fn from_public_pem(bytes: &[u8]) -> Result<Loaded, KeyError> {
             rsa_key(rsa.modulus, rsa.exponent)?
         }
         "CERTIFICATE" => return err("this is a certificate: use certificate_file"),
-        l if l.contains("PRIVATE") => return err("this is a private key: configure the public key"),
+        l if l.contains("PRIVATE") => {
+            return err("this is a private key: configure the public key")
+        }
         l => return err(format!("PEM block {l:?} is not a public key")),
     };
-    Ok(Loaded { key, warnings: Vec::new() })
+    Ok(Loaded {
+        key,
+        warnings: Vec::new(),
+    })
 }
 
 fn from_certificate_pem(bytes: &[u8], now: std::time::SystemTime) -> Result<Loaded, KeyError> {
@@ -247,8 +263,8 @@ fn from_certificate_pem(bytes: &[u8], now: std::time::SystemTime) -> Result<Load
         .iter()
         .find(|p| p.label == "CERTIFICATE")
         .ok_or_else(|| KeyError("no CERTIFICATE block".into()))?;
-    let (_, cert) =
-        X509Certificate::from_der(&pem.contents).map_err(|e| KeyError(format!("not an X.509 certificate: {e}")))?;
+    let (_, cert) = X509Certificate::from_der(&pem.contents)
+        .map_err(|e| KeyError(format!("not an X.509 certificate: {e}")))?;
     let key = from_spki(cert.public_key())?;
     let mut warnings = Vec::new();
     let unix = now
@@ -262,7 +278,10 @@ fn from_certificate_pem(bytes: &[u8], now: std::time::SystemTime) -> Result<Load
             validity.not_after
         ));
     } else if validity.not_before.timestamp() > unix {
-        warnings.push(format!("certificate is not valid before {}", validity.not_before));
+        warnings.push(format!(
+            "certificate is not valid before {}",
+            validity.not_before
+        ));
     }
     Ok(Loaded { key, warnings })
 }
@@ -283,11 +302,15 @@ fn from_spki(spki: &SubjectPublicKeyInfo<'_>) -> Result<VerifyKey, KeyError> {
             match curve.as_str() {
                 "1.2.840.10045.3.1.7" => ec_point(data, KeyType::EcP256, 32),
                 "1.3.132.0.34" => ec_point(data, KeyType::EcP384, 48),
-                other => err(format!("EC curve {other} is not supported (P-256 or P-384)")),
+                other => err(format!(
+                    "EC curve {other} is not supported (P-256 or P-384)"
+                )),
             }
         }
         Ok(PublicKey::Unknown(raw)) if oid == "1.3.101.112" => ed_key(raw),
-        Ok(_) => err(format!("key algorithm {oid} is not supported (RSA, EC P-256/P-384, Ed25519)")),
+        Ok(_) => err(format!(
+            "key algorithm {oid} is not supported (RSA, EC P-256/P-384, Ed25519)"
+        )),
         Err(e) => err(format!("public key does not parse: {e}")),
     }
 }
@@ -302,7 +325,9 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<VerifyKey, KeyError> {
     let e = strip_zeros(e);
     let bits = n.len() * 8 - n.first().map_or(0, |b| b.leading_zeros() as usize);
     if bits < MIN_RSA_BITS {
-        return err(format!("RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"));
+        return err(format!(
+            "RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
+        ));
     }
     let exponent = if e.len() <= 8 {
         e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
@@ -378,11 +403,13 @@ fn probe(key: VerifyKey) -> Result<VerifyKey, KeyError> {
 /// Infineon library is, modulo each of these small primes, a power of 65537.
 fn roca_fingerprint(n: &[u8]) -> bool {
     const PRIMES: [u64; 38] = [
-        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101,
-        103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+        3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+        97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
     ];
     PRIMES.iter().all(|&p| {
-        let r = n.iter().fold(0u64, |acc, b| (acc * 256 + u64::from(*b)) % p);
+        let r = n
+            .iter()
+            .fold(0u64, |acc, b| (acc * 256 + u64::from(*b)) % p);
         let g = 65537 % p;
         let mut x = 1u64;
         for _ in 0..p {
@@ -414,12 +441,14 @@ pub fn public_jwk_from_pem(pem: &[u8], kid: &str, alg: Algorithm) -> Result<Valu
                 97 => ("P-384", 48),
                 _ => return err("unsupported EC point"),
             };
-            Ok(json!({"kty":"EC","kid":kid,"alg":alg_name,"use":"sig","crv":crv,
-                "x": e64(&d[1..1 + len]), "y": e64(&d[1 + len..])}))
+            Ok(
+                json!({"kty":"EC","kid":kid,"alg":alg_name,"use":"sig","crv":crv,
+                "x": e64(&d[1..1 + len]), "y": e64(&d[1 + len..])}),
+            )
         }
-        Ok(PublicKey::Unknown(raw)) if oid == "1.3.101.112" => {
-            Ok(json!({"kty":"OKP","kid":kid,"alg":alg_name,"use":"sig","crv":"Ed25519","x": e64(raw)}))
-        }
+        Ok(PublicKey::Unknown(raw)) if oid == "1.3.101.112" => Ok(
+            json!({"kty":"OKP","kid":kid,"alg":alg_name,"use":"sig","crv":"Ed25519","x": e64(raw)}),
+        ),
         _ => err("unsupported public key"),
     }
 }

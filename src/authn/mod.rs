@@ -76,7 +76,11 @@ impl Authenticators {
         let mut warnings = Vec::new();
         for (i, p) in config.providers.iter().enumerate() {
             providers.push(match &p.kind {
-                ProviderKind::Jwt { issuer, algorithms, key } => Authenticator::Jwt(
+                ProviderKind::Jwt {
+                    issuer,
+                    algorithms,
+                    key,
+                } => Authenticator::Jwt(
                     JwtProvider::build(i, p, issuer, algorithms, key, &deps, &mut warnings).await?,
                 ),
                 ProviderKind::Introspection {
@@ -137,13 +141,19 @@ impl Authenticators {
                 result.map(|(p, _)| p)
             }
             Credential::Opaque(token) => self.opaque(token, &mut Trace::off()).await,
-            _ => Err(Rejection::new(Reason::UnknownToken).detail("not a bearer token for a provider")),
+            _ => {
+                Err(Rejection::new(Reason::UnknownToken)
+                    .detail("not a bearer token for a provider"))
+            }
         }
     }
 
     /// Runs `credential` through the real checks, recording every step; no cache is read
     /// or filled. Used by `test-token`.
-    pub async fn explain(&self, credential: &Credential) -> (Vec<Step>, Result<Principal, Rejection>) {
+    pub async fn explain(
+        &self,
+        credential: &Credential,
+    ) -> (Vec<Step>, Result<Principal, Rejection>) {
         let mut trace = Trace::recording();
         let result = match credential {
             Credential::Jwt(token) => self.jwt(token, &mut trace).await.map(|(p, _)| p),
@@ -185,7 +195,8 @@ impl Authenticators {
             }
             None => {
                 trace.fail("provider", "no introspection provider for an opaque token");
-                Err(Rejection::new(Reason::UnknownToken).detail("opaque token and no introspection provider"))
+                Err(Rejection::new(Reason::UnknownToken)
+                    .detail("opaque token and no introspection provider"))
             }
         }
     }
@@ -206,7 +217,13 @@ impl Authenticators {
             .collect();
         if jwt_providers.is_empty() {
             if let Some(i) = self.introspector() {
-                trace.info("provider", format!("{} (introspection; no jwt provider is configured)", i.name()));
+                trace.info(
+                    "provider",
+                    format!(
+                        "{} (introspection; no jwt provider is configured)",
+                        i.name()
+                    ),
+                );
                 return i.check(token, trace).await.map(|p| (p, None));
             }
             trace.fail("provider", "no provider is configured");
@@ -218,24 +235,47 @@ impl Authenticators {
         })?;
         trace.pass(
             "structure",
-            format!("compact JWS, alg {:?}, kid {:?}", compact.alg, compact.kid.as_deref().unwrap_or("-")),
+            format!(
+                "compact JWS, alg {:?}, kid {:?}",
+                compact.alg,
+                compact.kid.as_deref().unwrap_or("-")
+            ),
         );
         for ignored in ["jku", "x5u", "jwk", "x5c"] {
             if compact.header.contains_key(ignored) {
-                trace.info(ignored, "header parameter present: never used to find a key");
+                trace.info(
+                    ignored,
+                    "header parameter present: never used to find a key",
+                );
             }
         }
         let claims = match jws::strict_json(&compact.payload) {
             Some(Value::Object(c)) => c,
             _ => {
-                trace.fail("claims", "payload is not a JSON object without duplicate members");
-                return Err(Rejection::new(Reason::MalformedToken).detail("payload is not a JSON object"));
+                trace.fail(
+                    "claims",
+                    "payload is not a JSON object without duplicate members",
+                );
+                return Err(
+                    Rejection::new(Reason::MalformedToken).detail("payload is not a JSON object")
+                );
             }
         };
         let provider = match claims.get("iss") {
-            Some(Value::String(iss)) => jwt_providers.iter().find(|p| p.issuer() == iss).copied().ok_or_else(|| {
-                trace.fail("provider", format!("no provider has issuer {:?}", iss.escape_debug().to_string()));
-                Rejection::new(Reason::UnknownIssuer).detail(format!("iss {:?}", iss.escape_debug().to_string()))
+            Some(Value::String(iss)) => jwt_providers
+                .iter()
+                .find(|p| p.issuer() == iss)
+                .copied()
+                .ok_or_else(|| {
+                trace.fail(
+                    "provider",
+                    format!(
+                        "no provider has issuer {:?}",
+                        iss.escape_debug().to_string()
+                    ),
+                );
+                Rejection::new(Reason::UnknownIssuer)
+                    .detail(format!("iss {:?}", iss.escape_debug().to_string()))
             })?,
             None => {
                 trace.fail("provider", "token has no iss");
@@ -246,7 +286,10 @@ impl Authenticators {
                 return Err(Rejection::new(Reason::MalformedToken).detail("iss is not a string"));
             }
         };
-        trace.pass("provider", format!("{} (issuer matches iss)", provider.name()));
+        trace.pass(
+            "provider",
+            format!("{} (issuer matches iss)", provider.name()),
+        );
         let now = self.deps.clock.now();
         let verified = provider.verify(&compact, &claims, now, trace).await?;
         Ok((verified.principal, verified.until))

@@ -40,7 +40,10 @@ pub struct Trace {
 impl Trace {
     /// A trace that records.
     pub fn recording() -> Self {
-        Trace { on: true, steps: Vec::new() }
+        Trace {
+            on: true,
+            steps: Vec::new(),
+        }
     }
     /// A trace that records nothing.
     pub fn off() -> Self {

@@ -65,16 +65,27 @@ impl Report {
 
     /// Human-readable, one step a line.
     pub fn to_text(&self) -> String {
-        let mut s = format!("test-token {} {}  (token {})\n", self.method, self.path, self.token_id);
+        let mut s = format!(
+            "test-token {} {}  (token {})\n",
+            self.method, self.path, self.token_id
+        );
         for st in &self.steps {
             let mark = match st.verdict {
                 Verdict::Pass => "ok  ",
                 Verdict::Fail => "FAIL",
                 Verdict::Info => "    ",
             };
-            s.push_str(&format!("  {mark} {:<10} {:<18} {}\n", st.stage, st.check, st.detail));
+            s.push_str(&format!(
+                "  {mark} {:<10} {:<18} {}\n",
+                st.stage, st.check, st.detail
+            ));
         }
-        s.push_str(&format!("decision: {} ({}, HTTP {})", self.decision.to_uppercase(), self.reason, self.status));
+        s.push_str(&format!(
+            "decision: {} ({}, HTTP {})",
+            self.decision.to_uppercase(),
+            self.reason,
+            self.status
+        ));
         if let Some(u) = &self.username {
             s.push_str(&format!(" as {u} groups {:?}", self.groups));
         }
@@ -88,12 +99,28 @@ struct Builder {
 }
 
 impl Builder {
-    fn step(&mut self, stage: &'static str, check: &str, verdict: Verdict, detail: impl Into<String>) {
-        self.steps.push(ReportStep { stage, check: check.to_string(), verdict, detail: detail.into() });
+    fn step(
+        &mut self,
+        stage: &'static str,
+        check: &str,
+        verdict: Verdict,
+        detail: impl Into<String>,
+    ) {
+        self.steps.push(ReportStep {
+            stage,
+            check: check.to_string(),
+            verdict,
+            detail: detail.into(),
+        });
     }
     fn authn(&mut self, steps: Vec<Step>) {
         for s in steps {
-            self.steps.push(ReportStep { stage: "authn", check: s.check, verdict: s.verdict, detail: s.detail });
+            self.steps.push(ReportStep {
+                stage: "authn",
+                check: s.check,
+                verdict: s.verdict,
+                detail: s.detail,
+            });
         }
     }
 }
@@ -149,84 +176,175 @@ async fn run(
         .parse()
         .map_err(|_| Rejection::new(Reason::BadPath).detail("not a request target"))?;
     path::check_method(&method)?;
-    let canonical = path::canonicalize(&method, &uri, Version::HTTP_11, &cfg.upstream.context_path)?;
+    let canonical =
+        path::canonicalize(&method, &uri, Version::HTTP_11, &cfg.upstream.context_path)?;
     b.step("path", "canonical", Verdict::Pass, canonical.full.clone());
     let Some(relative) = canonical.relative() else {
-        b.step("scope", "context_path", Verdict::Info, "outside upstream.context_path: forwarded untouched");
+        b.step(
+            "scope",
+            "context_path",
+            Verdict::Info,
+            "outside upstream.context_path: forwarded untouched",
+        );
         return Ok("not_api");
     };
     if relative == "/_authgate" || relative.starts_with("/_authgate/") {
-        b.step("path", "reserved", Verdict::Info, "authgate's own endpoint (/_authgate)");
+        b.step(
+            "path",
+            "reserved",
+            Verdict::Info,
+            "authgate's own endpoint (/_authgate)",
+        );
         return Ok("local");
     }
-    b.step("ip_filter", "client_ip", Verdict::Info, "not applied by test-token (no client address)");
-    let mut ctx = RequestCtx::new("test-token".into(), ([127, 0, 0, 1], 0).into(), method.clone(), canonical.full.clone());
+    b.step(
+        "ip_filter",
+        "client_ip",
+        Verdict::Info,
+        "not applied by test-token (no client address)",
+    );
+    let mut ctx = RequestCtx::new(
+        "test-token".into(),
+        ([127, 0, 0, 1], 0).into(),
+        method.clone(),
+        canonical.full.clone(),
+    );
     ctx.is_api = cfg.auth.api_paths.first_match(&method, relative).is_some();
-    b.step("scope", "api_paths", Verdict::Info, if ctx.is_api { "an API path" } else { "not an API path" });
+    b.step(
+        "scope",
+        "api_paths",
+        Verdict::Info,
+        if ctx.is_api {
+            "an API path"
+        } else {
+            "not an API path"
+        },
+    );
     match scope::check(cfg, &method, Some(relative), &mut ctx) {
         Decision::Continue => {}
         Decision::Forward(_) => {
-            b.step("scope", "rule", Verdict::Info, ctx.rule.clone().unwrap_or_else(|| "not an API path".into()));
+            b.step(
+                "scope",
+                "rule",
+                Verdict::Info,
+                ctx.rule.clone().unwrap_or_else(|| "not an API path".into()),
+            );
             return Ok(if ctx.is_api { "bypass" } else { "not_api" });
         }
         Decision::Reject(r) => {
-            b.step("scope", "rule", Verdict::Fail, ctx.rule.clone().unwrap_or_default());
+            b.step(
+                "scope",
+                "rule",
+                Verdict::Fail,
+                ctx.rule.clone().unwrap_or_default(),
+            );
             return Err(r);
         }
     }
     let mut headers = HeaderMap::new();
-    let value = if token.contains(' ') { token.to_string() } else { format!("Bearer {token}") };
+    let value = if token.contains(' ') {
+        token.to_string()
+    } else {
+        format!("Bearer {token}")
+    };
     headers.insert(
         http::header::AUTHORIZATION,
-        HeaderValue::from_str(&value).map_err(|_| Rejection::new(Reason::MalformedToken).detail("token is not ASCII"))?,
+        HeaderValue::from_str(&value)
+            .map_err(|_| Rejection::new(Reason::MalformedToken).detail("token is not ASCII"))?,
     );
     let cred = credential::classify(&headers)?;
     b.step("credential", "class", Verdict::Info, cred.kind().as_str());
-    let restricted = cfg.access.public_restricted.first_match(&method, relative).is_some();
-    let principal = match credential::decide(cred, &cfg.auth, restricted, rt.authn.has_introspection())? {
-        CredentialDecision::Anonymous => {
-            b.step("credential", "anonymous", Verdict::Info, "no credential: forwarded anonymously");
-            return Ok("anonymous");
-        }
-        CredentialDecision::PassThrough(c) => {
-            b.step("credential", "pass-through", Verdict::Info, format!("{}: the product checks it", c.kind().as_str()));
-            return Ok("pass_through");
-        }
-        CredentialDecision::Authenticate(Credential::GatewayToken(t)) => {
-            let p = rt.tokens.authenticate(&t).await;
-            match &p {
-                Ok(p) => b.step("authn", "gateway_token", Verdict::Pass, format!("user {}", p.username())),
-                Err(r) => b.step("authn", "gateway_token", Verdict::Fail, r.reason.as_str()),
+    let restricted = cfg
+        .access
+        .public_restricted
+        .first_match(&method, relative)
+        .is_some();
+    let principal =
+        match credential::decide(cred, &cfg.auth, restricted, rt.authn.has_introspection())? {
+            CredentialDecision::Anonymous => {
+                b.step(
+                    "credential",
+                    "anonymous",
+                    Verdict::Info,
+                    "no credential: forwarded anonymously",
+                );
+                return Ok("anonymous");
             }
-            p?
-        }
-        CredentialDecision::Authenticate(c) => {
-            let (steps, p) = rt.authn.explain(&c).await;
-            b.authn(steps);
-            p?
-        }
-    };
+            CredentialDecision::PassThrough(c) => {
+                b.step(
+                    "credential",
+                    "pass-through",
+                    Verdict::Info,
+                    format!("{}: the product checks it", c.kind().as_str()),
+                );
+                return Ok("pass_through");
+            }
+            CredentialDecision::Authenticate(Credential::GatewayToken(t)) => {
+                let p = rt.tokens.authenticate(&t).await;
+                match &p {
+                    Ok(p) => b.step(
+                        "authn",
+                        "gateway_token",
+                        Verdict::Pass,
+                        format!("user {}", p.username()),
+                    ),
+                    Err(r) => b.step("authn", "gateway_token", Verdict::Fail, r.reason.as_str()),
+                }
+                p?
+            }
+            CredentialDecision::Authenticate(c) => {
+                let (steps, p) = rt.authn.explain(&c).await;
+                b.authn(steps);
+                p?
+            }
+        };
     let principal = rt.groups.resolve(principal).await.inspect_err(|r| {
         b.step("groups", "resolve", Verdict::Fail, r.reason.as_str());
     })?;
-    b.step("groups", "resolved", Verdict::Info, format!("{:?}", principal.groups()));
+    b.step(
+        "groups",
+        "resolved",
+        Verdict::Info,
+        format!("{:?}", principal.groups()),
+    );
     out.username = Some(principal.username().to_string());
     out.groups = principal.groups().to_vec();
     let permitted = rt
         .authz
         .check(principal, &method, relative, &headers, uri.query())
         .inspect_err(|r| b.step("authz", "groups", Verdict::Fail, r.reason.as_str()))?;
-    b.step("authz", "groups", Verdict::Pass, format!("{} may {method} {relative}", permitted.principal().username()));
-    b.step("rate_limit", "bucket", Verdict::Info, "not applied by test-token");
+    b.step(
+        "authz",
+        "groups",
+        Verdict::Pass,
+        format!(
+            "{} may {method} {relative}",
+            permitted.principal().username()
+        ),
+    );
+    b.step(
+        "rate_limit",
+        "bucket",
+        Verdict::Info,
+        "not applied by test-token",
+    );
     Ok("authenticated")
 }
 
 /// `authgate test-token`: exit 0 when the request would be allowed, 1 otherwise.
-pub async fn test_token(config: &Path, token: Option<&str>, method: &str, path: &str, json: bool) -> Result<ExitCode> {
+pub async fn test_token(
+    config: &Path,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    json: bool,
+) -> Result<ExitCode> {
     let token = match token {
         Some("-") | None => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("cannot read the token from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the token from stdin")?;
             s
         }
         Some(t) => t.to_string(),
@@ -238,7 +356,10 @@ pub async fn test_token(config: &Path, token: Option<&str>, method: &str, path: 
     let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let db = crate::db::Db::connect_lazy(cfg.audit.database_kind, &cfg.audit.database_url)
         .map_err(|e| anyhow::anyhow!("audit.database_url: {e}"))?;
-    let shared = crate::state::Shared::new(crate::audit::AuditSink::default(), clock, db);
+    // `default()` rather than the unit literal: the audit sink grows fields in issue 6.
+    #[allow(clippy::default_constructed_unit_structs)]
+    let audit = crate::audit::AuditSink::default();
+    let shared = crate::state::Shared::new(audit, clock, db);
     let rt = Runtime::build(Arc::new(cfg), &shared, None).await?;
     for w in rt.authn.warnings() {
         eprintln!("warning: {w}");
@@ -249,5 +370,9 @@ pub async fn test_token(config: &Path, token: Option<&str>, method: &str, path: 
     } else {
         print!("{}", r.to_text());
     }
-    Ok(if r.allowed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if r.allowed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

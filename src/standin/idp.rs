@@ -72,7 +72,10 @@ pub struct IntrospectionRequest {
 impl IntrospectionRequest {
     /// The value of form field `name`.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -134,7 +137,9 @@ impl IdpStandin {
         let served = Arc::clone(&inner);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let inner = Arc::clone(&served);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
@@ -212,7 +217,10 @@ fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Re
     r
 }
 
-async fn answer(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) -> Result<Response<Body>, std::io::Error> {
+async fn answer(
+    inner: Arc<Inner>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
     let endpoint = match (req.method().as_str(), req.uri().path()) {
         ("GET", "/jwks") => Endpoint::Jwks,
         ("GET", "/.well-known/openid-configuration") => Endpoint::Discovery,
@@ -230,7 +238,12 @@ async fn answer(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) ->
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let mode = {
         let st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
         st.modes.get(&endpoint).cloned().unwrap_or(Mode::Normal)
@@ -239,7 +252,11 @@ async fn answer(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) ->
         Mode::Normal => {}
         Mode::Slow(d) => tokio::time::sleep(d).await,
         Mode::Unavailable => {
-            return Ok(respond(StatusCode::SERVICE_UNAVAILABLE, "text/html", "<html>down</html>"))
+            return Ok(respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/html",
+                "<html>down</html>",
+            ))
         }
         Mode::Drop => return Err(std::io::Error::other("dropped")),
         Mode::Redirect(to) => {
@@ -259,14 +276,22 @@ async fn answer(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) ->
             return Ok(respond(StatusCode::OK, "application/json", s));
         }
         Mode::NotJson => {
-            return Ok(respond(StatusCode::OK, "text/html", "<html><body>Log in</body></html>"))
+            return Ok(respond(
+                StatusCode::OK,
+                "text/html",
+                "<html><body>Log in</body></html>",
+            ))
         }
         Mode::Raw(s) => return Ok(respond(StatusCode::OK, "application/json", s)),
     }
     let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
     let json_body = match endpoint {
         Endpoint::Jwks => {
-            let mut r = respond(StatusCode::OK, "application/json", json!({"keys": st.keys}).to_string());
+            let mut r = respond(
+                StatusCode::OK,
+                "application/json",
+                json!({"keys": st.keys}).to_string(),
+            );
             if let Some(age) = st.max_age {
                 if let Ok(v) = http::HeaderValue::from_str(&format!("public, max-age={age}")) {
                     r.headers_mut().insert(http::header::CACHE_CONTROL, v);
@@ -281,14 +306,25 @@ async fn answer(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) ->
         }),
         Endpoint::Introspection => {
             let form: Vec<(String, String)> = form_pairs(&body);
-            let token = form.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
-            st.requests.push(IntrospectionRequest { form, authorization, content_type });
+            let token = form
+                .iter()
+                .find(|(k, _)| k == "token")
+                .map(|(_, v)| v.clone());
+            st.requests.push(IntrospectionRequest {
+                form,
+                authorization,
+                content_type,
+            });
             token
                 .and_then(|t| st.answers.get(&t).cloned())
                 .unwrap_or_else(|| json!({"active": false}))
         }
     };
-    Ok(respond(StatusCode::OK, "application/json", json_body.to_string()))
+    Ok(respond(
+        StatusCode::OK,
+        "application/json",
+        json_body.to_string(),
+    ))
 }
 
 fn form_pairs(body: &[u8]) -> Vec<(String, String)> {

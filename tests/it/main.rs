@@ -20,6 +20,8 @@ mod audit_writer;
 mod support;
 
 mod authn;
+mod authn_attacks;
+mod authn_gateway;
 mod authn_introspection;
 mod authn_jwks;
 mod authn_wycheproof;

@@ -28,7 +28,9 @@ pub const HMAC_SECRET: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// `tests/fixtures/keys/<name>`.
 pub fn key_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/keys")
+        .join(name)
 }
 
 /// The bytes of a fixture file.
@@ -71,7 +73,12 @@ pub fn sign_with(key: &str, alg: Algorithm, extra_header: Value, claims: &Value)
             h.insert(k.clone(), v.clone());
         }
     }
-    sign_raw(&header.to_string(), &claims.to_string(), &signing_key(key), alg)
+    sign_raw(
+        &header.to_string(),
+        &claims.to_string(),
+        &signing_key(key),
+        alg,
+    )
 }
 
 /// Good claims for alice: iss, aud, exp in 1 h, iat now, groups.
@@ -128,7 +135,9 @@ pub fn http() -> reqwest::Client {
 
 /// Builds the providers of `providers` with `clock`.
 pub async fn authenticators(providers: &str, clock: &ManualClock) -> Authenticators {
-    try_authenticators(providers, clock).await.expect("providers build")
+    try_authenticators(providers, clock)
+        .await
+        .expect("providers build")
 }
 
 /// Same, returning the build error.
@@ -146,7 +155,15 @@ pub async fn try_authenticators_with(
     metrics: Arc<Metrics>,
 ) -> Result<Authenticators, authgate::authn::BuildError> {
     let clock: SharedClock = Arc::new(clock.clone());
-    Authenticators::build(&config(providers), Deps { http: http(), clock, metrics }).await
+    Authenticators::build(
+        &config(providers),
+        Deps {
+            http: http(),
+            clock,
+            metrics,
+        },
+    )
+    .await
 }
 
 /// The value of `authgate_cache_lookups_total{cache, result}` in `metrics`.
@@ -155,7 +172,10 @@ pub fn cache_lookups(metrics: &Metrics, cache: &str, result: &str) -> u64 {
     metrics
         .render()
         .lines()
-        .find_map(|l| l.strip_prefix(want.as_str()).and_then(|v| v.trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix(want.as_str())
+                .and_then(|v| v.trim().parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -176,12 +196,18 @@ pub async fn check(a: &Authenticators, token: &str) -> Result<Principal, Rejecti
 /// Asserts that `token` is refused with `reason`.
 pub async fn refused(a: &Authenticators, token: &str, reason: Reason) {
     match check(a, token).await {
-        Ok(p) => panic!("expected {}, got a principal for {}", reason.as_str(), p.username()),
+        Ok(p) => panic!(
+            "expected {}, got a principal for {}",
+            reason.as_str(),
+            p.username()
+        ),
         Err(r) => assert_eq!(r.reason, reason, "detail: {:?}", r.detail),
     }
 }
 
 /// Seconds since the epoch of a `SystemTime`.
 pub fn secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
