@@ -15,7 +15,7 @@ pub fn check_config(path: &Path) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("authgate: {e}");
             Ok(ExitCode::from(1))
         }
     }

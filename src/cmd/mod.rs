@@ -2,9 +2,9 @@
 //! that `cli` prints as one sentence.
 
 mod check_config;
-mod demo;
+pub mod demo;
 mod run;
 
 pub use check_config::check_config;
-pub use demo::demo;
+pub use demo::{demo, Demo, DemoOptions};
 pub use run::run;

@@ -917,8 +917,22 @@ fn check_log(r: &RawLog, e: &mut ConfigErrors) -> Option<LogSettings> {
             return None;
         }
     };
-    if tracing_subscriber::EnvFilter::try_new(&r.level).is_err() {
-        e.push("log.level", format!("`{}` is not a level (trace, debug, info, warn, error)", r.level));
+    // EnvFilter reads a bare word as a target name ("inof" = everything from target `inof`,
+    // i.e. silence), so a bare word must be a level; `target=level` directives are free.
+    let bare_ok = r.level.split(',').map(str::trim).all(|d| {
+        d.contains('=')
+            || ["trace", "debug", "info", "warn", "error", "off"]
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(d))
+    });
+    if r.level.trim().is_empty() || !bare_ok || tracing_subscriber::EnvFilter::try_new(&r.level).is_err() {
+        e.push(
+            "log.level",
+            format!(
+                "`{}` is not a level: use trace, debug, info, warn, error or off, or directives like \"authgate=debug,info\"",
+                r.level
+            ),
+        );
         return None;
     }
     Some(LogSettings {

@@ -6,7 +6,11 @@
 
 pub mod check;
 pub mod errors;
+mod parse;
 pub mod raw;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,9 +20,9 @@ use std::time::Duration;
 
 use http::HeaderName;
 use regex::Regex;
-use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors, Secret};
+pub use parse::parse_raw;
 
 use crate::pipeline::ip_filter::IpFilter;
 use crate::rules::RuleSet;
@@ -368,21 +372,28 @@ pub struct LogSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {source}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file was read but is not valid.
-    #[error("config file {path} is not valid:\n{errors}")]
+    /// The file was read but is not valid: one line for one error, else the list.
+    #[error("config file {}{}", .path.display(), invalid_summary(.errors))]
     Invalid {
         /// The file.
         path: PathBuf,
         /// Every problem found.
         errors: ConfigErrors,
     },
+}
+
+fn invalid_summary(errors: &ConfigErrors) -> String {
+    match errors.0.as_slice() {
+        [one] => format!(": {one}"),
+        many => format!(" has {} errors:\n{errors}", many.len()),
+    }
 }
 
 /// Reads, interpolates and checks `path`. Relative paths inside resolve against its directory.
@@ -423,93 +434,9 @@ pub fn from_toml_with(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let raw = parse_raw(text, env)?;
-    check::check(&raw, base_dir)
-}
-
-/// Parses and interpolates without checking (the schema step only).
-pub fn parse_raw(
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<raw::RawConfig, ConfigErrors> {
-    let mut errors = ConfigErrors::default();
-    // First pass on the text itself: serde reports unknown keys and wrong types with the path
-    // and the line. No interpolated value is in this text, so no secret can reach the error.
-    let de = toml::Deserializer::new(text);
-    if let Err(e) = serde_path_to_error::deserialize::<_, raw::RawConfig>(de) {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.message().to_string();
-        let line = inner
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let at = match line {
-            Some(l) => format!(" (line {l})"),
-            None => String::new(),
-        };
-        let path = if path == "." || path.is_empty() {
-            "file".to_string()
-        } else {
-            path
-        };
-        errors.push(path, format!("{msg}{at}"));
-        return Err(errors);
-    }
-    // Second pass: replace whole-string `${NAME}` values, then deserialize the result.
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let mut errs = ConfigErrors::default();
-        errs.push("file", e.message().to_string());
-        errs
-    })?;
-    for (k, v) in table.iter_mut() {
-        interpolate(v, k, env, &mut errors);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    raw::RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let mut errs = ConfigErrors::default();
-        errs.push("file", e.message().to_string());
-        errs
+    check::check(&raw, base_dir).map_err(|mut errors| {
+        // Point every check error at its line too (the schema step already did).
+        parse::add_lines(text, &mut errors);
+        errors
     })
-}
-
-fn interpolate(
-    v: &mut toml::Value,
-    path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) {
-    match v {
-        toml::Value::String(s) => {
-            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-                let valid = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    && !name.as_bytes()[0].is_ascii_digit();
-                if !valid {
-                    errors.push(path, format!("`${{{name}}}` is not a valid variable name"));
-                    return;
-                }
-                match env(name) {
-                    Some(value) => *s = value,
-                    None => errors.push(
-                        path,
-                        format!("environment variable {name} is not set (the value is \"${{{name}}}\")"),
-                    ),
-                }
-            }
-        }
-        toml::Value::Array(a) => {
-            for (i, item) in a.iter_mut().enumerate() {
-                interpolate(item, &format!("{path}[{i}]"), env, errors);
-            }
-        }
-        toml::Value::Table(t) => {
-            for (k, item) in t.iter_mut() {
-                interpolate(item, &format!("{path}.{k}"), env, errors);
-            }
-        }
-        _ => {}
-    }
 }
