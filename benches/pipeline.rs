@@ -30,24 +30,44 @@ fn typical_headers() -> HeaderMap {
         ("accept", "application/json"),
         ("accept-encoding", "gzip, deflate, br"),
         ("authorization", &format!("Bearer {TOKEN}")[..]),
-        ("cookie", "JSESSIONID=ABCDEF0123456789; atlassian.xsrf.token=BWP3-NZB2; theme=dark"),
+        (
+            "cookie",
+            "JSESSIONID=ABCDEF0123456789; atlassian.xsrf.token=BWP3-NZB2; theme=dark",
+        ),
         ("x-forwarded-for", "203.0.113.7"),
         ("x-forwarded-user", "admin"),
         ("connection", "keep-alive"),
         ("content-type", "application/json"),
         ("x-request-id", "bench-0001"),
     ] {
-        h.append(HeaderName::from_static(k), HeaderValue::from_str(v).expect("value"));
+        h.append(
+            HeaderName::from_static(k),
+            HeaderValue::from_str(v).expect("value"),
+        );
     }
     h
 }
 
 fn config_50_rules_20_cidrs() -> authgate::config::Config {
-    let q = |v: Vec<String>| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
-    let api: Vec<String> = (0..5).map(|i| format!("/rest/app{i}/**")).chain(["/rest/**".into()]).collect();
-    let deny: Vec<String> = (0..10).map(|i| format!("DELETE /rest/api/2/thing{i}/*/sub/**")).collect();
-    let bypass: Vec<String> = (0..10).map(|i| format!("GET /rest/plugin{i}/1.0/status")).collect();
-    let restricted: Vec<String> = (0..15).map(|i| format!("/rest/api/2/project{i}/*/role/**")).collect();
+    let q = |v: Vec<String>| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let api: Vec<String> = (0..5)
+        .map(|i| format!("/rest/app{i}/**"))
+        .chain(["/rest/**".into()])
+        .collect();
+    let deny: Vec<String> = (0..10)
+        .map(|i| format!("DELETE /rest/api/2/thing{i}/*/sub/**"))
+        .collect();
+    let bypass: Vec<String> = (0..10)
+        .map(|i| format!("GET /rest/plugin{i}/1.0/status"))
+        .collect();
+    let restricted: Vec<String> = (0..15)
+        .map(|i| format!("/rest/api/2/project{i}/*/role/**"))
+        .collect();
     let read_posts: Vec<String> = (0..9).map(|i| format!("POST /rest/search{i}")).collect();
     let cidrs: Vec<String> = (0..20).map(|i| format!("10.{i}.0.0/16")).collect();
     let text = format!(
@@ -56,13 +76,21 @@ fn config_50_rules_20_cidrs() -> authgate::config::Config {
     );
     let rules = 6 + 10 + 10 + 15 + 9;
     assert_eq!(rules, 50);
-    authgate::config::from_toml_with(&text, Path::new("."), &|_| None).expect("bench config is valid")
+    authgate::config::from_toml_with(&text, Path::new("."), &|_| None)
+        .expect("bench config is valid")
 }
 
 fn bench_path(c: &mut Criterion) {
     let uri: Uri = JIRA_TARGET.parse().expect("uri");
     c.bench_function("path/canonicalize_jira", |b| {
-        b.iter(|| path::canonicalize(black_box(&Method::GET), black_box(&uri), Version::HTTP_11, ""))
+        b.iter(|| {
+            path::canonicalize(
+                black_box(&Method::GET),
+                black_box(&uri),
+                Version::HTTP_11,
+                "",
+            )
+        })
     });
 }
 
@@ -102,10 +130,18 @@ fn bench_prevalidate(c: &mut Criterion) {
     let peer: SocketAddr = "10.19.3.4:50000".parse().expect("peer");
     // Sanity: this request goes all the way to "authenticate the JWT".
     let mut ctx = RequestCtx::new("bench".into(), peer, Method::GET, JIRA_TARGET.into());
-    assert!(matches!(prevalidate(&cfg, false, &parts, &mut ctx), Ok(Prevalidated::Checked { .. })));
+    assert!(matches!(
+        prevalidate(&cfg, false, &parts, &mut ctx),
+        Ok(Prevalidated::Checked { .. })
+    ));
     c.bench_function("prevalidate/50_rules_20_cidrs", |b| {
         b.iter(|| {
-            let mut ctx = RequestCtx::new("bench-0001".into(), peer, parts.method.clone(), String::new());
+            let mut ctx = RequestCtx::new(
+                "bench-0001".into(),
+                peer,
+                parts.method.clone(),
+                String::new(),
+            );
             let out = prevalidate(black_box(&cfg), false, black_box(&parts), &mut ctx);
             black_box((out.is_ok(), ctx.stage))
         })

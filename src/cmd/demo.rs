@@ -131,7 +131,8 @@ impl Demo {
             .map_err(|e| anyhow::anyhow!("the built-in demo config is not valid:\n{e}"))?;
 
         let listener = demo_listener(config.server.listen, opts.preferred_ports).await?;
-        let admin_listener = demo_listener(config.server.admin_listen, opts.preferred_ports).await?;
+        let admin_listener =
+            demo_listener(config.server.admin_listen, opts.preferred_ports).await?;
         let gateway = Gateway::start(
             config,
             StartOptions {
@@ -173,7 +174,10 @@ impl Demo {
             "  operator       http://{0}/healthz  http://{0}/metrics\n",
             self.gateway.admin_addr
         ));
-        s.push_str(&format!("  Jira stand-in  {}  (reach it only through the gateway)\n", self.jira.url()));
+        s.push_str(&format!(
+            "  Jira stand-in  {}  (reach it only through the gateway)\n",
+            self.jira.url()
+        ));
         s.push_str(&format!("  files          {}\n\n", self.dir().display()));
         s.push_str(&format!(
             "A valid token for alice (ES256, issuer {DEMO_ISSUER}, audience jira, groups jira-users, 1 h):\n\n  TOKEN={}\n\n",
@@ -184,7 +188,13 @@ impl Demo {
             self.read_only_token
         ));
         for (i, ex) in self.examples.iter().enumerate() {
-            s.push_str(&format!("{}. {} -> {}\n\n  {}\n\n", i + 1, ex.title, ex.expect, ex.command()));
+            s.push_str(&format!(
+                "{}. {} -> {}\n\n  {}\n\n",
+                i + 1,
+                ex.title,
+                ex.expect,
+                ex.command()
+            ));
         }
         s.push_str("Every request is in the audit store: authgate audit -c <a config with that database>\n");
         s

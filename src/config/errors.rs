@@ -42,7 +42,12 @@ impl ConfigErrors {
     }
 
     /// Records one error at `path`, found at `line` of the file.
-    pub fn push_at(&mut self, path: impl Into<String>, message: impl Into<String>, line: Option<usize>) {
+    pub fn push_at(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        line: Option<usize>,
+    ) {
         self.0.push(ConfigError {
             path: path.into(),
             message: message.into(),
@@ -62,7 +67,9 @@ impl ConfigErrors {
             Err(e) => {
                 self.push(
                     path,
-                    format!("`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""),
+                    format!(
+                        "`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""
+                    ),
                 );
                 None
             }

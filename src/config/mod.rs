@@ -391,6 +391,11 @@ pub enum LoadError {
 
 fn invalid_summary(errors: &ConfigErrors) -> String {
     match errors.0.as_slice() {
+        // A file-level error (bad TOML) already names the file.
+        [one] if one.path == "file" => match one.line {
+            Some(l) => format!(": {} (line {l})", one.message),
+            None => format!(": {}", one.message),
+        },
         [one] => format!(": {one}"),
         many => format!(" has {} errors:\n{errors}", many.len()),
     }
@@ -411,12 +416,13 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     } else {
         base
     };
-    let mut config = from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(
-        |errors| LoadError::Invalid {
-            path: path.to_path_buf(),
-            errors,
-        },
-    )?;
+    let mut config =
+        from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(|errors| {
+            LoadError::Invalid {
+                path: path.to_path_buf(),
+                errors,
+            }
+        })?;
     config.source = Some(path.to_path_buf());
     Ok(config)
 }
@@ -433,10 +439,22 @@ pub fn from_toml_with(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let raw = parse_raw(text, env)?;
-    check::check(&raw, base_dir).map_err(|mut errors| {
-        // Point every check error at its line too (the schema step already did).
-        parse::add_lines(text, &mut errors);
-        errors
-    })
+    let (raw, mut errors) = parse::parse_interpolated(text, env)?;
+    match check::check(&raw, base_dir) {
+        Ok(config) if errors.is_empty() => return Ok(config),
+        Ok(_) => {}
+        Err(found) => {
+            // A key whose variable is missing was checked empty: its own error says why.
+            let unset: Vec<String> = errors.0.iter().map(|e| e.path.clone()).collect();
+            errors.0.extend(
+                found
+                    .0
+                    .into_iter()
+                    .filter(|e| !unset.iter().any(|u| parse::is_within(&e.path, u))),
+            );
+        }
+    }
+    // Point every error at its line (sorted in file order).
+    parse::add_lines(text, &mut errors);
+    Err(errors)
 }

@@ -6,7 +6,6 @@
 //! value read from the environment (a secret) can ever appear in one.
 
 use serde::Deserialize;
-use toml_edit::TableLike;
 
 use super::errors::ConfigErrors;
 use super::raw::RawConfig;
@@ -19,13 +18,37 @@ pub fn parse_raw(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<RawConfig, ConfigErrors> {
+    let (raw, mut missing) = parse_interpolated(text, env)?;
+    if missing.is_empty() {
+        Ok(raw)
+    } else {
+        add_lines(text, &mut missing);
+        Err(missing)
+    }
+}
+
+/// Syntax and schema errors are final (`Err`). Otherwise the raw config, with every `${VAR}`
+/// that could not be filled left empty, and those interpolation errors, so the caller can
+/// still check the rest of the file and report everything at once.
+pub(super) fn parse_interpolated(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RawConfig, ConfigErrors), ConfigErrors> {
     let mut errors = ConfigErrors::default();
     let mut table: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
             let e: toml::de::Error = e;
             let line = e.span().map(|s| line_at(text, s.start));
-            errors.push_at("file", format!("is not valid TOML: {}", e.message().trim()), line);
+            // toml's message spans lines ("invalid table header\nexpected ..."): keep it one.
+            let msg = e
+                .message()
+                .trim()
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(", ");
+            errors.push_at("file", format!("is not valid TOML: {msg}"), line);
             return Err(errors);
         }
     };
@@ -37,16 +60,19 @@ pub fn parse_raw(
     for (k, v) in table.iter_mut() {
         interpolate(v, k, env, &mut errors);
     }
-    if !errors.is_empty() {
-        add_lines(text, &mut errors);
-        return Err(errors);
-    }
     // Interpolation replaces strings by strings, so the schema still holds.
-    RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| {
+    let raw = RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| {
         let mut errs = ConfigErrors::default();
         errs.push("file", e.message().to_string());
         errs
-    })
+    })?;
+    Ok((raw, errors))
+}
+
+/// True when `path` is `parent` or inside it (`a.b` is inside `a`, `a[0]` too).
+pub(super) fn is_within(path: &str, parent: &str) -> bool {
+    path.strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('['))
 }
 
 /// Collects every unknown key and wrong type: serde stops at the first, so each one found is
@@ -71,7 +97,9 @@ fn schema_errors(table: &toml::Table, errors: &mut ConfigErrors) {
         errors.push(render_path(&segments), message);
         // A missing field or a bad array element cannot be removed without shifting what
         // follows; stop there rather than report errors at the wrong place.
-        if matches!(segments.last(), None | Some(Segment::Index(_))) || !remove(&mut work, &segments) {
+        if matches!(segments.last(), None | Some(Segment::Index(_)))
+            || !remove(&mut work, &segments)
+        {
             return;
         }
     }
@@ -210,19 +238,29 @@ fn interpolate(
     match v {
         toml::Value::String(s) => {
             if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                let name = name.to_string();
                 let valid = !name.is_empty()
                     && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     && !name.as_bytes()[0].is_ascii_digit();
                 if !valid {
-                    errors.push(path, format!("`${{{name}}}` is not a valid variable name (letters, digits and `_`)"));
+                    errors.push(
+                        path,
+                        format!(
+                            "`${{{name}}}` is not a valid variable name (letters, digits and `_`)"
+                        ),
+                    );
+                    s.clear();
                     return;
                 }
-                match env(name) {
+                match env(&name) {
                     Some(value) => *s = value,
-                    None => errors.push(
+                    None => {
+                        s.clear();
+                        errors.push(
                         path,
-                        format!("environment variable {name} is not set (the value is \"${{{name}}}\"); set it or write the value"),
-                    ),
+                            format!("environment variable {name} is not set (the value is \"${{{name}}}\"); set it or write the value"),
+                        );
+                    }
                 }
             }
         }

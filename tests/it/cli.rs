@@ -44,7 +44,11 @@ fn run_bounded(args: &[&str], config: &Path) -> Output {
 fn assert_one_sentence(out: &Output, needles: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(out.status.code(), Some(1), "exit code; stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "one line expected, got:\n{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line expected, got:\n{stderr}"
+    );
     assert!(stderr.starts_with("authgate: "), "{stderr}");
     for n in needles {
         assert!(stderr.contains(n), "stderr lacks {n:?}: {stderr}");
@@ -71,7 +75,10 @@ fn missing_config_file() {
     let missing = dir.path().join("nope.toml");
     for cmd in ["run", "check-config"] {
         let out = run_bounded(&[cmd], &missing);
-        let s = assert_one_sentence(&out, &["cannot read config file", &missing.display().to_string()]);
+        let s = assert_one_sentence(
+            &out,
+            &["cannot read config file", &missing.display().to_string()],
+        );
         assert!(s.contains("No such file"), "{s}");
     }
 }
@@ -79,17 +86,27 @@ fn missing_config_file() {
 #[test]
 fn default_config_file_is_named_when_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = authgate().arg("check-config").current_dir(dir.path()).output().expect("runs");
+    let out = authgate()
+        .arg("check-config")
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
     assert_one_sentence(&out, &["authgate.toml"]);
 }
 
 #[test]
 fn bad_toml() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_config(dir.path(), "[server]\nlisten = \"127.0.0.1:1\"\n[upstream\nurl = 1\n");
+    let file = write_config(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:1\"\n[upstream\nurl = 1\n",
+    );
     for cmd in ["run", "check-config"] {
         let out = run_bounded(&[cmd], &file);
-        assert_one_sentence(&out, &[&file.display().to_string(), "is not valid TOML", "(line 3)"]);
+        assert_one_sentence(
+            &out,
+            &[&file.display().to_string(), "is not valid TOML", "(line 3)"],
+        );
     }
 }
 
@@ -101,7 +118,12 @@ fn unknown_key_names_its_path() {
         let out = run_bounded(&[cmd], &file);
         assert_one_sentence(
             &out,
-            &[&file.display().to_string(), "access.requre_groups", "unknown field `requre_groups`", "(line 2)"],
+            &[
+                &file.display().to_string(),
+                "access.requre_groups",
+                "unknown field `requre_groups`",
+                "(line 2)",
+            ],
         );
     }
 }
@@ -109,12 +131,19 @@ fn unknown_key_names_its_path() {
 #[test]
 fn missing_env_variable_names_key_and_variable() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_config(dir.path(), "[server]\nadmin_token = \"${AUTHGATE_TEST_SURELY_UNSET_VAR}\"\n");
+    let file = write_config(
+        dir.path(),
+        "[server]\nadmin_token = \"${AUTHGATE_TEST_SURELY_UNSET_VAR}\"\n",
+    );
     for cmd in ["run", "check-config"] {
         let out = run_bounded(&[cmd], &file);
         assert_one_sentence(
             &out,
-            &[&file.display().to_string(), "server.admin_token", "AUTHGATE_TEST_SURELY_UNSET_VAR is not set"],
+            &[
+                &file.display().to_string(),
+                "server.admin_token",
+                "AUTHGATE_TEST_SURELY_UNSET_VAR is not set",
+            ],
         );
     }
 }
@@ -122,13 +151,22 @@ fn missing_env_variable_names_key_and_variable() {
 #[test]
 fn several_errors_are_all_listed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = write_config(dir.path(), "[server]\nlisten = \"x\"\n[ip]\ntrusted_proxies = [\"0.0.0.0/0\"]\n");
+    let file = write_config(
+        dir.path(),
+        "[server]\nlisten = \"x\"\n[ip]\ntrusted_proxies = [\"0.0.0.0/0\"]\n",
+    );
     let out = run_bounded(&["check-config"], &file);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("has 2 errors"), "{stderr}");
-    assert!(stderr.contains("  server.listen: `x` is not an address:port"), "{stderr}");
-    assert!(stderr.contains("  ip.trusted_proxies[0]: `0.0.0.0/0` trusts every address"), "{stderr}");
+    assert!(
+        stderr.contains("  server.listen: `x` is not an address:port"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  ip.trusted_proxies[0]: `0.0.0.0/0` trusts every address"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -161,13 +199,23 @@ fn check_config_prints_a_summary_without_secrets() {
         .args(["check-config", "-c"])
         .arg(&file)
         .env("AUTHGATE_TEST_ADMIN_TOKEN", "admin-token-0123456789")
-        .env("AUTHGATE_TEST_HMAC", "hmac-secret-0123456789abcdef0123456789")
+        .env(
+            "AUTHGATE_TEST_HMAC",
+            "hmac-secret-0123456789abcdef0123456789",
+        )
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(": OK"), "{stdout}");
-    assert!(stdout.contains("provider corp: jwt issuer https://idp"), "{stdout}");
+    assert!(
+        stdout.contains("provider corp: jwt issuer https://idp"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("admin-token-0123456789"), "{stdout}");
     assert!(!stdout.contains("hmac-secret"), "{stdout}");
 }
@@ -182,8 +230,15 @@ fn help_works_on_every_command() {
     for args in cases {
         let out = authgate().args(&args).output().expect("runs");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("Usage") || args == ["--version"], "{args:?}: {stdout}");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("Usage") || args == ["--version"],
+            "{args:?}: {stdout}"
+        );
     }
 }
 

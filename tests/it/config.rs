@@ -28,12 +28,17 @@ fn sample_files() -> Vec<PathBuf> {
 #[test]
 fn every_file_under_config_loads() {
     let files = sample_files();
-    assert!(files.len() >= 2, "expected at least the example and the demo: {files:?}");
+    assert!(
+        files.len() >= 2,
+        "expected at least the example and the demo: {files:?}"
+    );
     let env: HashMap<&str, &str> = SAMPLE_ENV.iter().copied().collect();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("readable");
-        let cfg = authgate::config::from_toml_with(&text, &config_dir(), &|n| env.get(n).map(|v| v.to_string()))
-            .unwrap_or_else(|e| panic!("{} does not load:\n{e}", file.display()));
+        let cfg = authgate::config::from_toml_with(&text, &config_dir(), &|n| {
+            env.get(n).map(|v| v.to_string())
+        })
+        .unwrap_or_else(|e| panic!("{} does not load:\n{e}", file.display()));
         assert!(cfg.source.is_none());
     }
 }
@@ -55,7 +60,10 @@ fn every_file_under_config_passes_check_config() {
         assert!(stdout.contains(": OK"), "{}: {stdout}", file.display());
         for (_, secret) in SAMPLE_ENV {
             if !secret.starts_with("http") {
-                assert!(!stdout.contains(secret), "check-config printed a secret: {stdout}");
+                assert!(
+                    !stdout.contains(secret),
+                    "check-config printed a secret: {stdout}"
+                );
             }
         }
     }
@@ -64,27 +72,43 @@ fn every_file_under_config_passes_check_config() {
 /// The keys serde knows for the table at `prefix`, read from its own "expected one of" list.
 fn schema_keys(snippet: &str) -> Vec<String> {
     let env = |_: &str| None;
-    let err = authgate::config::from_toml_with(snippet, Path::new("."), &env).expect_err("unknown key");
+    let err =
+        authgate::config::from_toml_with(snippet, Path::new("."), &env).expect_err("unknown key");
     let msg = &err.0[0].message;
-    let list = msg.split("expected one of").nth(1).unwrap_or_else(|| panic!("no key list in {msg}"));
-    list.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    // "unknown field `x`, expected one of `a`, `b`" or "…, expected `a` or `b`".
+    let list = msg
+        .split_once(", expected")
+        .map(|(_, l)| l)
+        .unwrap_or_else(|| panic!("no key list in {msg}"));
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
 fn the_example_documents_every_key_of_the_schema() {
-    let example = std::fs::read_to_string(config_dir().join("authgate.example.toml")).expect("example");
+    let example =
+        std::fs::read_to_string(config_dir().join("authgate.example.toml")).expect("example");
     let tables: &[(&str, &str)] = &[
         ("", "zz_unknown = 1"),
         ("server", "[server]\nzz_unknown = 1"),
         ("upstream", "[upstream]\nzz_unknown = 1"),
         ("upstream.identity", "[upstream.identity]\nzz_unknown = 1"),
         ("auth", "[auth]\nzz_unknown = 1"),
-        ("providers", "[[providers]]\nname = \"a\"\nkind = \"jwt\"\nzz_unknown = 1"),
+        (
+            "providers",
+            "[[providers]]\nname = \"a\"\nkind = \"jwt\"\nzz_unknown = 1",
+        ),
         ("groups", "[groups]\nzz_unknown = 1"),
         ("access", "[access]\nzz_unknown = 1"),
         ("ip", "[ip]\nzz_unknown = 1"),
         ("rate_limit", "[rate_limit]\nzz_unknown = 1"),
-        ("rate_limit.overrides", "[[rate_limit.overrides]]\ngroup = \"g\"\nrequests = 1\nper = \"1m\"\nzz_unknown = 1"),
+        (
+            "rate_limit.overrides",
+            "[[rate_limit.overrides]]\ngroup = \"g\"\nrequests = 1\nper = \"1m\"\nzz_unknown = 1",
+        ),
         ("tokens", "[tokens]\nzz_unknown = 1"),
         ("audit", "[audit]\nzz_unknown = 1"),
         ("log", "[log]\nzz_unknown = 1"),
@@ -107,5 +131,8 @@ fn the_example_documents_every_key_of_the_schema() {
             }
         }
     }
-    assert!(missing.is_empty(), "keys not in config/authgate.example.toml: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys not in config/authgate.example.toml: {missing:?}"
+    );
 }

@@ -39,7 +39,10 @@ fn parse_curl(cmd: &str) -> Parsed {
     let (times, inner) = match cmd.strip_prefix("for i in $(seq ") {
         Some(rest) => {
             let (n, rest) = rest.split_once("); do ").expect("loop form");
-            (n.parse().expect("count"), rest.strip_suffix("; done").expect("loop end"))
+            (
+                n.parse().expect("count"),
+                rest.strip_suffix("; done").expect("loop end"),
+            )
         }
         None => (1, cmd),
     };
@@ -97,7 +100,13 @@ async fn send(p: &Parsed) -> Vec<u16> {
         if let Some(b) = &p.body {
             req = req.body(b.clone());
         }
-        statuses.push(req.send().await.expect("the gateway answers").status().as_u16());
+        statuses.push(
+            req.send()
+                .await
+                .expect("the gateway answers")
+                .status()
+                .as_u16(),
+        );
     }
     statuses
 }
@@ -128,14 +137,20 @@ async fn printed_allow_curl_returns_200_through_the_gateway() {
     let demo = start().await;
     let text = demo.instructions();
     assert!(text.contains(&demo.token), "prints the token");
-    assert!(text.contains(&format!("http://{}", demo.gateway.addr)), "prints the gateway URL");
+    assert!(
+        text.contains(&format!("http://{}", demo.gateway.addr)),
+        "prints the gateway URL"
+    );
     let (req, expect) = printed(&demo, "allowed");
     assert_eq!(expect, 200);
     assert_eq!(send(&req).await, [200]);
     // Jira saw alice through the identity header, never the token.
     let seen = demo.jira.requests();
     let last = seen.last().expect("the stand-in got the request");
-    assert_eq!(last.headers.get("x-forwarded-user").map(|v| v.as_bytes()), Some(&b"alice"[..]));
+    assert_eq!(
+        last.headers.get("x-forwarded-user").map(|v| v.as_bytes()),
+        Some(&b"alice"[..])
+    );
     assert!(last.headers.get("authorization").is_none());
     demo.shutdown().await;
 }
@@ -185,7 +200,10 @@ async fn demo_writes_only_into_its_temp_dir() {
     assert!(dir.starts_with(std::env::temp_dir()), "{}", dir.display());
     assert!(dir.join("demo-idp-public.pem").is_file());
     let pem = std::fs::read_to_string(dir.join("demo-idp-public.pem")).expect("pem");
-    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "only the public key is written");
+    assert!(
+        pem.starts_with("-----BEGIN PUBLIC KEY-----"),
+        "only the public key is written"
+    );
     demo.shutdown().await;
     assert!(!dir.exists(), "removed on shutdown");
 }
