@@ -29,17 +29,10 @@ mod subtle_eq {
 }
 
 /// Something `/admin/reload` can call: re-reads the config file and swaps the runtime.
-pub type ReloadFn = Arc<
-    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
->;
+pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
 /// Serves the operator endpoints until `shutdown`.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    reload: ReloadFn,
-    shutdown: impl Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -120,20 +113,12 @@ async fn readyz(state: &AppState) -> Response<Body> {
     }
 }
 
-async fn admin_route(
-    state: Arc<AppState>,
-    reload: ReloadFn,
-    req: Request<Incoming>,
-    rid: &str,
-) -> Response<Body> {
+async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
     let _ = &state;
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
-            Err(e) => json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"reloaded": false, "errorMessages": [e]}),
-            ),
+            Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
         },
         _ => Rejection::new(Reason::NotFound).into_response(rid),
     }

@@ -73,9 +73,8 @@ impl Gateway {
             None => None,
         };
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let db =
-            crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
-                .map_err(|e| StartError::Build(e.to_string()))?;
+        let db = crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
+            .map_err(|e| StartError::Build(e.to_string()))?;
         if config.audit.migrate {
             db.migrate()
                 .await
@@ -87,9 +86,7 @@ impl Gateway {
             .await
             .map_err(|e| StartError::Build(e.to_string()))?;
         let state = AppState::new(runtime, shared);
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StartError::Bind(e.to_string()))?;
+        let addr = listener.local_addr().map_err(|e| StartError::Bind(e.to_string()))?;
         let admin_addr = admin_listener
             .local_addr()
             .map_err(|e| StartError::Bind(e.to_string()))?;

@@ -19,12 +19,7 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArg {
     /// Config file (default: $AUTHGATE_CONFIG, then ./authgate.toml).
-    #[arg(
-        short = 'c',
-        long = "config",
-        env = "AUTHGATE_CONFIG",
-        default_value = "authgate.toml"
-    )]
+    #[arg(short = 'c', long = "config", env = "AUTHGATE_CONFIG", default_value = "authgate.toml")]
     pub config: PathBuf,
 }
 
@@ -64,7 +59,5 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     {
         b.worker_threads(n);
     }
-    b.enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    b.enable_all().build().context("cannot start the async runtime")
 }

@@ -45,18 +45,12 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(3))
                 .connect_lazy(url.expose())
                 .map(Db::Postgres)
-                .map_err(|source| DbError::Connect {
-                    kind: "postgres",
-                    source,
-                }),
+                .map_err(|source| DbError::Connect { kind: "postgres", source }),
             DatabaseKind::Sqlite => {
                 let opts: SqliteConnectOptions = url
                     .expose()
                     .parse::<SqliteConnectOptions>()
-                    .map_err(|source| DbError::Connect {
-                        kind: "sqlite",
-                        source,
-                    })?
+                    .map_err(|source| DbError::Connect { kind: "sqlite", source })?
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)

@@ -13,11 +13,7 @@ pub struct Passthrough;
 
 impl Passthrough {
     /// The caller's principal, or `None` when identity resolution is off.
-    pub async fn identify(
-        &self,
-        _credential: &Credential,
-        _headers: &HeaderMap,
-    ) -> Result<Option<Principal>, Rejection> {
+    pub async fn identify(&self, _credential: &Credential, _headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
         Ok(None)
     }
 }

@@ -80,11 +80,7 @@ impl Upstream {
         Ok(Upstream {
             client,
             scheme: s.url.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
-            authority: s
-                .url
-                .authority()
-                .cloned()
-                .ok_or("upstream.url has no host")?,
+            authority: s.url.authority().cloned().ok_or("upstream.url has no host")?,
             timeout: s.timeout,
         })
     }
@@ -114,9 +110,7 @@ impl Upstream {
                 },
             },
             Handoff::Anonymous if strip_session_cookies => headers::Caller::StripSessionCookies,
-            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => {
-                headers::Caller::Untouched
-            }
+            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => headers::Caller::Untouched,
         };
         let origin = headers::Origin {
             peer: ctx.peer.ip(),
@@ -125,14 +119,10 @@ impl Upstream {
             request_id: &ctx.request_id,
             authority: parts.uri.authority().map(|a| a.as_str()),
         };
-        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(
-            |e| match e {
-                headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
-                headers::RewriteError::ServiceAccountInvalid => {
-                    Rejection::new(Reason::UpstreamUnreachable)
-                }
-            },
-        )?;
+        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(|e| match e {
+            headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
+            headers::RewriteError::ServiceAccountInvalid => Rejection::new(Reason::UpstreamUnreachable),
+        })?;
         let path_and_query = match parts.uri.query() {
             Some(q) => format!("{}?{q}", ctx.path),
             None => ctx.path.clone(),
@@ -165,9 +155,7 @@ impl Upstream {
         ctx.upstream_status = Some(response.status().as_u16());
         let (mut rparts, rbody) = response.into_parts();
         headers::strip_hop_by_hop(&mut rparts.headers);
-        let body: Body = rbody
-            .map_err(|e| Box::new(e) as crate::body::BodyError)
-            .boxed();
+        let body: Body = rbody.map_err(|e| Box::new(e) as crate::body::BodyError).boxed();
         Ok(Response::from_parts(rparts, body))
     }
 }
@@ -182,3 +170,4 @@ pub fn request_body(incoming: hyper::body::Incoming, limit: Option<u64>) -> Body
             .boxed(),
     }
 }
+

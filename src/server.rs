@@ -86,9 +86,7 @@ pub async fn serve(
         });
         match &tls {
             None => {
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .into_owned();
+                let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -100,14 +98,10 @@ pub async fn serve(
                 let timeout = settings.header_timeout;
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let Ok(Ok(tls_stream)) =
-                        tokio::time::timeout(timeout, acceptor.accept(stream)).await
-                    else {
+                    let Ok(Ok(tls_stream)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await else {
                         return;
                     };
-                    let conn = builder
-                        .serve_connection(TokioIo::new(tls_stream), svc)
-                        .into_owned();
+                    let conn = builder.serve_connection(TokioIo::new(tls_stream), svc).into_owned();
                     let _ = watcher.watch(conn).await;
                     drop(permit);
                 });
@@ -125,13 +119,9 @@ pub async fn serve(
 }
 
 /// Loads the TLS acceptor for `listen` from PEM files.
-pub fn tls_acceptor(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-) -> Result<tokio_rustls::TlsAcceptor, String> {
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, String> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert)
-            .map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?,
+        std::fs::File::open(cert).map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?,
     ))
     .collect::<Result<Vec<_>, _>>()
     .map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?;
@@ -139,20 +129,13 @@ pub fn tls_acceptor(
         std::fs::File::open(key).map_err(|e| format!("server.tls_key {}: {e}", key.display()))?,
     ))
     .map_err(|e| format!("server.tls_key {}: {e}", key.display()))?
-    .ok_or_else(|| {
-        format!(
-            "server.tls_key {}: no private key in the file",
-            key.display()
-        )
-    })?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| format!("server.tls_cert/tls_key: {e}"))?;
+    .ok_or_else(|| format!("server.tls_key {}: no private key in the file", key.display()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("server.tls_cert/tls_key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

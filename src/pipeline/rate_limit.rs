@@ -19,11 +19,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for the caller; `None` when rate limiting is off.
-    pub fn check(
-        &self,
-        _permitted: Option<&Permitted>,
-        _ctx: &RequestCtx,
-    ) -> Result<Option<RateHeaders>, Rejection> {
+    pub fn check(&self, _permitted: Option<&Permitted>, _ctx: &RequestCtx) -> Result<Option<RateHeaders>, Rejection> {
         let _ = &self.settings;
         Ok(None)
     }

@@ -92,8 +92,7 @@ impl JiraOptions {
                 StandinUser::new("alice", &["jira-users"]).with_pat(ALICE_PAT),
                 StandinUser::new("bob", &["jira-users", "jira-readonly"]).with_pat(BOB_PAT),
                 StandinUser::new("carol", &[]),
-                StandinUser::new("admin", &["jira-administrators", "jira-users"])
-                    .with_pat(ADMIN_PAT),
+                StandinUser::new("admin", &["jira-administrators", "jira-users"]).with_pat(ADMIN_PAT),
             ],
         }
     }
@@ -174,9 +173,7 @@ impl JiraStandin {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("the Jira stand-in binds 127.0.0.1:0");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
+        let addr = listener.local_addr().expect("a bound listener has an address");
         let (first_body_bytes, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             options,
@@ -257,10 +254,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     }
 }
 
-async fn handle(
-    inner: Arc<Inner>,
-    req: http::Request<hyper::body::Incoming>,
-) -> http::Response<Body> {
+async fn handle(inner: Arc<Inner>, req: http::Request<hyper::body::Incoming>) -> http::Response<Body> {
     let (parts, mut incoming) = req.into_parts();
     let mut body = BytesMut::new();
     let mut signalled = false;

@@ -49,11 +49,7 @@ pub(super) fn authenticate<'a>(options: &'a JiraOptions, req: &RecordedRequest) 
             };
         }
         if scheme.eq_ignore_ascii_case("bearer") {
-            return match options
-                .users
-                .iter()
-                .find(|u| u.pats.iter().any(|p| p == rest))
-            {
+            return match options.users.iter().find(|u| u.pats.iter().any(|p| p == rest)) {
                 Some(u) => Caller::User(u),
                 None => Caller::Refused("The personal access token is not valid."),
             };
@@ -76,11 +72,7 @@ pub(super) fn authenticate<'a>(options: &'a JiraOptions, req: &RecordedRequest) 
 }
 
 /// The whole answer to one recorded request.
-pub(super) fn answer(
-    options: &JiraOptions,
-    failing: bool,
-    req: &RecordedRequest,
-) -> Response<Body> {
+pub(super) fn answer(options: &JiraOptions, failing: bool, req: &RecordedRequest) -> Response<Body> {
     let caller = authenticate(options, req);
     let mut resp = route(options, failing, req, &caller);
     let who = match caller {
@@ -93,18 +85,11 @@ pub(super) fn answer(
     resp
 }
 
-fn route(
-    options: &JiraOptions,
-    failing: bool,
-    req: &RecordedRequest,
-    caller: &Caller<'_>,
-) -> Response<Body> {
+fn route(options: &JiraOptions, failing: bool, req: &RecordedRequest, caller: &Caller<'_>) -> Response<Body> {
     if let Caller::Refused(why) = caller {
         let mut resp = error(options.product, StatusCode::UNAUTHORIZED, why);
-        resp.headers_mut().insert(
-            "x-seraph-loginreason",
-            HeaderValue::from_static("AUTHENTICATED_FAILED"),
-        );
+        resp.headers_mut()
+            .insert("x-seraph-loginreason", HeaderValue::from_static("AUTHENTICATED_FAILED"));
         return resp;
     }
     let user = match caller {
@@ -276,11 +261,7 @@ impl Query<'_> {
     fn get(&self, key: &str) -> Option<String> {
         self.0.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == key).then(|| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
+            (k == key).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
         })
     }
 
@@ -313,11 +294,7 @@ fn not_authenticated(product: Product) -> Response<Body> {
 }
 
 fn lookup_failed(product: Product) -> Response<Body> {
-    error(
-        product,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Internal server error",
-    )
+    error(product, StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
 }
 
 /// An error in the product's own shape.

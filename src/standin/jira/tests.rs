@@ -13,10 +13,7 @@ use super::*;
 
 fn basic(user: &str, password: &str) -> String {
     let raw = format!("{user}:{password}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 async fn get(s: &JiraStandin, target: &str, headers: &[(&str, &str)]) -> (u16, String, Value) {
@@ -43,11 +40,7 @@ fn default_pats_look_like_jira_pats() {
     for pat in [ALICE_PAT, BOB_PAT, ADMIN_PAT] {
         assert!(re.is_match(pat), "{pat}");
     }
-    let alice = JiraOptions::jira()
-        .users
-        .into_iter()
-        .find(|u| u.name == "alice")
-        .unwrap();
+    let alice = JiraOptions::jira().users.into_iter().find(|u| u.name == "alice").unwrap();
     assert_eq!(alice.pats, vec![ALICE_PAT.to_string()]);
     assert_eq!(alice.password, "alice-pw");
 }
@@ -61,10 +54,7 @@ async fn anonymous_endpoints_and_the_401_shape() {
     assert_eq!(get(&s, "/rest/api/2/serverInfo", &[]).await.0, 200);
     let (status, who, body) = get(&s, "/rest/api/2/myself?expand=groups", &[]).await;
     assert_eq!((status, who.as_str()), (401, "anonymous"));
-    assert!(body["errorMessages"][0]
-        .as_str()
-        .unwrap()
-        .contains("not authenticated"));
+    assert!(body["errorMessages"][0].as_str().unwrap().contains("not authenticated"));
     assert_eq!(body["errors"], serde_json::json!({}));
 }
 
@@ -84,12 +74,7 @@ async fn each_way_of_authenticating() {
     assert_eq!(get(&s, t, &[("Authorization", "Bearer nope")]).await.0, 401);
     assert_eq!(get(&s, t, &[("x-remote-USER", "carol")]).await.1, "carol");
     assert_eq!(get(&s, t, &[("x-remote-user", "mallory")]).await.0, 401);
-    assert_eq!(
-        get(&s, t, &[("Cookie", "a=b; JSESSIONID=admin-session")])
-            .await
-            .1,
-        "admin"
-    );
+    assert_eq!(get(&s, t, &[("Cookie", "a=b; JSESSIONID=admin-session")]).await.1, "admin");
     // An unknown session is ignored, as Jira does: anonymous.
     let (status, who, _) = get(&s, t, &[("Cookie", "JSESSIONID=zzz")]).await;
     assert_eq!((status, who.as_str()), (401, "anonymous"));
@@ -99,29 +84,14 @@ async fn each_way_of_authenticating() {
 async fn user_lookup_and_failing_switch() {
     let s = JiraStandin::start(JiraOptions::jira()).await;
     let admin = basic("admin", "admin-pw");
-    let (status, _, body) = get(
-        &s,
-        "/rest/api/2/user?username=bob&expand=groups",
-        &[("Authorization", &admin)],
-    )
-    .await;
+    let (status, _, body) = get(&s, "/rest/api/2/user?username=bob&expand=groups", &[("Authorization", &admin)]).await;
     assert_eq!(status, 200);
     assert_eq!(body["name"], "bob");
     assert_eq!(body["groups"]["items"].as_array().unwrap().len(), 2);
-    let (status, _, _) = get(
-        &s,
-        "/rest/api/2/user?username=nobody",
-        &[("Authorization", &admin)],
-    )
-    .await;
+    let (status, _, _) = get(&s, "/rest/api/2/user?username=nobody", &[("Authorization", &admin)]).await;
     assert_eq!(status, 404);
     s.set_failing(true);
-    let (status, _, _) = get(
-        &s,
-        "/rest/api/2/user?username=bob&expand=groups",
-        &[("Authorization", &admin)],
-    )
-    .await;
+    let (status, _, _) = get(&s, "/rest/api/2/user?username=bob&expand=groups", &[("Authorization", &admin)]).await;
     assert_eq!(status, 500);
     assert_eq!(get(&s, "/status", &[]).await.0, 200);
 }
@@ -130,21 +100,11 @@ async fn user_lookup_and_failing_switch() {
 async fn confluence_memberof_is_paged() {
     let s = JiraStandin::start(JiraOptions::confluence()).await;
     let admin = basic("admin", "admin-pw");
-    let (status, _, body) = get(
-        &s,
-        "/rest/api/user/memberof?username=admin&start=0&limit=1",
-        &[("Authorization", &admin)],
-    )
-    .await;
+    let (status, _, body) = get(&s, "/rest/api/user/memberof?username=admin&start=0&limit=1", &[("Authorization", &admin)]).await;
     assert_eq!(status, 200);
     assert_eq!(body["results"][0]["name"], "jira-administrators");
     assert!(body["_links"]["next"].as_str().unwrap().contains("start=1"));
-    let (_, _, body) = get(
-        &s,
-        "/rest/api/user/memberof?username=admin&start=1&limit=1",
-        &[("Authorization", &admin)],
-    )
-    .await;
+    let (_, _, body) = get(&s, "/rest/api/user/memberof?username=admin&start=1&limit=1", &[("Authorization", &admin)]).await;
     assert_eq!(body["results"][0]["name"], "jira-users");
     assert!(body["_links"].get("next").is_none());
     let (status, _, body) = get(&s, "/rest/api/user/current", &[]).await;
@@ -156,10 +116,9 @@ async fn records_method_target_headers_and_body_and_signals_first_bytes_early() 
     let s = JiraStandin::start(JiraOptions::jira()).await;
     let mut first = s.first_body_bytes();
     let stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::convert::Infallible>>(4);
     let body = StreamBody::new(futures_util::stream::unfold(rx, |mut rx| async move {
@@ -171,20 +130,13 @@ async fn records_method_target_headers_and_body_and_signals_first_bytes_early() 
         .body(body)
         .unwrap();
     let pending = tokio::spawn(sender.send_request(req));
-    tx.send(Ok(Frame::data(Bytes::from_static(b"{\"fields\":"))))
-        .await
-        .unwrap();
+    tx.send(Ok(Frame::data(Bytes::from_static(b"{\"fields\":")))).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), first.wait_for(|n| *n >= 1))
         .await
         .expect("the first bytes are signalled before the body ends")
         .unwrap();
-    assert!(
-        s.requests().is_empty(),
-        "recorded only once the body is whole"
-    );
-    tx.send(Ok(Frame::data(Bytes::from_static(b"{}}"))))
-        .await
-        .unwrap();
+    assert!(s.requests().is_empty(), "recorded only once the body is whole");
+    tx.send(Ok(Frame::data(Bytes::from_static(b"{}}")))).await.unwrap();
     drop(tx);
     let resp = pending.await.unwrap().unwrap();
     assert_eq!(resp.status(), 201);

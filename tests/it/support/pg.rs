@@ -55,43 +55,19 @@ fn unsafe_is_root() -> bool {
 }
 
 fn start() -> Postgres {
-    let user = if unsafe_is_root() {
-        "nobody".to_string()
-    } else {
-        whoami()
-    };
-    let dir = std::env::temp_dir().join(format!(
-        "authgate-pg-{}-{}",
-        std::process::id(),
-        free_port()
-    ));
+    let user = if unsafe_is_root() { "nobody".to_string() } else { whoami() };
+    let dir = std::env::temp_dir().join(format!("authgate-pg-{}-{}", std::process::id(), free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     if unsafe_is_root() {
-        let ok = Command::new("chown")
-            .args(["-R", &user, dir.to_str().unwrap()])
-            .status()
-            .unwrap();
+        let ok = Command::new("chown").args(["-R", &user, dir.to_str().unwrap()]).status().unwrap();
         assert!(ok.success(), "chown of the Postgres data dir failed");
     }
     let data = dir.join("data");
     let out = as_user(&user, &format!("{BIN}/initdb"))
-        .args([
-            "-D",
-            data.to_str().unwrap(),
-            "-U",
-            "authgate",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ])
+        .args(["-D", data.to_str().unwrap(), "-U", "authgate", "--auth=trust", "-E", "UTF8", "--no-sync"])
         .output()
         .expect("initdb runs (PostgreSQL 15 under /usr/lib/postgresql/15/bin)");
-    assert!(
-        out.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
     let port = free_port();
     let log = dir.join("log");
     let out = as_user(&user, &format!("{BIN}/pg_ctl"))
@@ -102,10 +78,7 @@ fn start() -> Postgres {
             log.to_str().unwrap(),
             "-w",
             "-o",
-            &format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
-                dir.display()
-            ),
+            &format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", dir.display()),
             "start",
         ])
         .output()
@@ -144,40 +117,14 @@ pub fn server() -> &'static Postgres {
 /// A new empty database on the shared server; returns its URL.
 pub fn database() -> String {
     let pg = server();
-    let name = format!(
-        "t{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::SeqCst)
-    );
+    let name = format!("t{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
     let out = Command::new(format!("{BIN}/../../../../bin/psql"))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &pg.port.to_string(),
-            "-U",
-            "authgate",
-            "-d",
-            "postgres",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
+        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "authgate", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")])
         .output();
     let ok = match out {
         Ok(o) if o.status.success() => true,
         _ => Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &pg.port.to_string(),
-                "-U",
-                "authgate",
-                "-d",
-                "postgres",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
+            .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "authgate", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")])
             .status()
             .map(|s| s.success())
             .unwrap_or(false),
@@ -190,14 +137,7 @@ pub fn database() -> String {
 pub fn stop() {
     let pg = server();
     let _ = as_user(&pg.user, &format!("{BIN}/pg_ctl"))
-        .args([
-            "-D",
-            pg.dir.join("data").to_str().unwrap(),
-            "-m",
-            "immediate",
-            "-w",
-            "stop",
-        ])
+        .args(["-D", pg.dir.join("data").to_str().unwrap(), "-m", "immediate", "-w", "stop"])
         .output();
 }
 
@@ -212,20 +152,12 @@ pub fn restart() {
             pg.dir.join("log").to_str().unwrap(),
             "-w",
             "-o",
-            &format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
-                pg.port,
-                pg.dir.display()
-            ),
+            &format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", pg.port, pg.dir.display()),
             "start",
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "pg_ctl restart failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "pg_ctl restart failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn register_stop(dir: PathBuf, user: String) {
