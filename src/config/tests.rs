@@ -251,7 +251,8 @@ fn providers_table() {
     };
     let two_intro = format!("{}{}", intro("a"), intro("b"));
     let bad_method = format!("{}auth_method = \"private_key_jwt\"", intro("a"));
-    let rows: Vec<(String, Vec<(&str, Vec<&str>)>)> = vec![
+    type Expected<'a> = Vec<(&'a str, Vec<&'a str>)>;
+    let rows: Vec<(String, Expected)> = vec![
         (
             two_sources,
             vec![(
