@@ -114,12 +114,49 @@ async fn readyz(state: &AppState) -> Response<Body> {
 }
 
 async fn admin_route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, rid: &str) -> Response<Body> {
-    let _ = &state;
     match (req.method(), req.uri().path()) {
+        (&Method::POST, "/admin/test-token") => test_token(&state, req, rid).await,
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
             Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
         },
         _ => Rejection::new(Reason::NotFound).into_response(rid),
     }
+}
+
+/// `POST /admin/test-token` `{"token": "...", "method": "GET", "path": "/rest/api/2/myself"}`:
+/// the `test-token` report as JSON (200 whatever the decision; 400 on a bad body).
+async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Response<Body> {
+    use http_body_util::{BodyExt, Limited};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        token: String,
+        #[serde(default = "get")]
+        method: String,
+        #[serde(default = "myself")]
+        path: String,
+    }
+    fn get() -> String {
+        "GET".into()
+    }
+    fn myself() -> String {
+        "/rest/api/2/myself".into()
+    }
+    let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Rejection::new(Reason::BodyTooLarge).into_response(rid),
+    };
+    let ask: Ask = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(_) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"errorMessages": ["expected {\"token\": \"...\", \"method\": \"GET\", \"path\": \"/rest/...\"}"], "errors": {}}),
+            )
+        }
+    };
+    let rt = state.runtime.load_full();
+    let report = crate::cmd::test_token::report(&rt, &ask.token, &ask.method, &ask.path).await;
+    json_response(StatusCode::OK, &serde_json::to_value(&report).unwrap_or_default())
 }

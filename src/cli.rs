@@ -32,6 +32,28 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// Start a Jira stand-in and authgate in front of it, with nothing else set up.
     Demo,
+    /// Run a token through the real providers and rules for a method and path, printing
+    /// every step; exit 0 when the request would be allowed.
+    TestToken(TestTokenArgs),
+}
+
+/// `authgate test-token`
+#[derive(Debug, clap::Args)]
+pub struct TestTokenArgs {
+    /// Config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Method of the simulated request.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Path (and query) of the simulated request.
+    #[arg(long, default_value = "/rest/api/2/myself")]
+    pub path: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The token (or a whole `Authorization` value); `-` or nothing reads it from stdin.
+    pub token: Option<String>,
 }
 
 /// Entry point used by `main.rs`.
@@ -41,6 +63,15 @@ pub fn main() -> ExitCode {
         Command::Run(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::run(&c.config))),
         Command::CheckConfig(c) => crate::cmd::check_config(&c.config),
         Command::Demo => runtime().and_then(|rt| rt.block_on(crate::cmd::demo())),
+        Command::TestToken(a) => runtime().and_then(|rt| {
+            rt.block_on(crate::cmd::test_token(
+                &a.config.config,
+                a.token.as_deref(),
+                &a.method,
+                &a.path,
+                a.json,
+            ))
+        }),
     };
     match result {
         Ok(code) => code,

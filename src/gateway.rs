@@ -74,9 +74,12 @@ pub async fn handle(
             Outcome::Local(route) => Ok(crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await),
             Outcome::Forward(handoff) => {
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
+                // Jira prefers a valid session over Basic or a PAT, so with session cookies
+                // off they go from every checked API call, not only anonymous ones (bypass
+                // keeps the client's credentials untouched).
                 let strip = ctx.is_api
                     && !cfg.auth.allow_session_cookies
-                    && matches!(handoff, Handoff::Anonymous);
+                    && matches!(handoff, Handoff::Anonymous | Handoff::PassThrough(_));
                 let body = request_body(incoming, cfg.server.max_body_bytes);
                 rt.upstream
                     .forward(

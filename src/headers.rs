@@ -146,7 +146,8 @@ pub fn set_forwarded(
 pub enum Caller<'a> {
     /// Pass-through, bypass, non-API: credentials untouched, no identity header.
     Untouched,
-    /// Anonymous with `allow_session_cookies = false`: the product's session cookies go.
+    /// Anonymous or pass-through with `allow_session_cookies = false`: the product's
+    /// session cookies go, nothing else changes.
     StripSessionCookies,
     /// Authenticated by authgate: `Authorization` and session cookies go, the identity
     /// header names `username`; with a service account, `Authorization` is set to it.

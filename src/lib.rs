@@ -6,8 +6,8 @@
 //! - `config`       — the TOML schema (`raw`), the pure check (`check`), runtime values.
 //! - `server`       — listeners, connection cap, HTTP/1 + HTTP/2, graceful shutdown.
 //! - `gateway`      — one client request: pipeline, then forward or reject, then log + audit.
-//! - `pipeline`     — the ordered stages: `path`, reserved, `ip_filter`, `scope`, `credential`,
-//!                    authn, `authz`, `rate_limit`, and the per-request `ctx`.
+//! - `pipeline`     — the ordered stages: `path`, reserved, `ip_filter`, `scope`,
+//!   `credential`, authn, `authz`, `rate_limit`, and the per-request `ctx`.
 //! - `authn`        — JWT providers and RFC 7662 introspection (stage 6).
 //! - `tokens`       — gateway-issued API tokens (`/_authgate/tokens`, stage 6 for `gw_`).
 //! - `groups`       — group membership by `groups.source`.

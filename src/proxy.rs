@@ -109,7 +109,9 @@ impl Upstream {
                     IdentityMode::Header => None,
                 },
             },
-            Handoff::Anonymous if strip_session_cookies => headers::Caller::StripSessionCookies,
+            Handoff::Anonymous | Handoff::PassThrough(_) if strip_session_cookies => {
+                headers::Caller::StripSessionCookies
+            }
             Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => headers::Caller::Untouched,
         };
         let origin = headers::Origin {
@@ -144,6 +146,10 @@ impl Upstream {
                 return Err(Rejection::new(Reason::UpstreamTimeout)
                     .detail(format!("no response head within {:?}", self.timeout)))
             }
+            Ok(Err(e)) if body_too_large(&e) => {
+                // A streamed body went over `server.max_body_bytes` while being forwarded.
+                return Err(Rejection::new(Reason::BodyTooLarge).detail("body over server.max_body_bytes"));
+            }
             Ok(Err(e)) => {
                 // Connect failures and broken connections alike: the product is unreachable.
                 let what = if e.is_connect() { "connect" } else { "request" };
@@ -158,6 +164,20 @@ impl Upstream {
         let body: Body = rbody.map_err(|e| Box::new(e) as crate::body::BodyError).boxed();
         Ok(Response::from_parts(rparts, body))
     }
+}
+
+/// True when `e` was caused by the request body going over its limit ([`request_body`]).
+fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // The chain is short (client error -> hyper error -> body error); bound it anyway.
+    for _ in 0..8 {
+        let Some(c) = cause else { return false };
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Turns a hyper request body into the boxed [`Body`], refusing more than `limit` bytes.

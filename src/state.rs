@@ -90,7 +90,15 @@ impl Runtime {
         shared: &Shared,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, BuildError> {
-        let authn = Authenticators::build(&config, &shared.http).await?;
+        let authn = Authenticators::build(
+            &config,
+            crate::authn::Deps {
+                http: shared.http.clone(),
+                clock: shared.clock.clone(),
+                metrics: Arc::clone(&shared.metrics),
+            },
+        )
+        .await?;
         let limiter = match previous {
             Some(p) => Arc::clone(&p.limiter),
             None => Arc::new(RateLimiter::new(&config.rate_limit)),

@@ -4,7 +4,9 @@
 mod check_config;
 pub mod demo;
 mod run;
+pub mod test_token;
 
 pub use check_config::check_config;
 pub use demo::{demo, Demo, DemoOptions};
 pub use run::run;
+pub use test_token::test_token;
