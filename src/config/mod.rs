@@ -372,12 +372,12 @@ pub struct LogSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read config file {}: {source}", .path.display())]
+    #[error("cannot read config file {}: {error}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`, so `{:#}` does not repeat it).
+        error: std::io::Error,
     },
     /// The file was read but is not valid: one line for one error, else the list.
     #[error("config file {}{}", .path.display(), invalid_summary(.errors))]
@@ -403,9 +403,9 @@ fn invalid_summary(errors: &ConfigErrors) -> String {
 
 /// Reads, interpolates and checks `path`. Relative paths inside resolve against its directory.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let base = path
         .parent()
