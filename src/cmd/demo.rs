@@ -48,7 +48,8 @@ pub struct CurlExample {
     pub method: Method,
     /// Full URL on the gateway.
     pub url: String,
-    /// Extra request headers.
+    /// Extra request headers; a value may use `$TOKEN` or `$RO_TOKEN` (shell variables the
+    /// instructions export; see [`Demo::expand`]).
     pub headers: Vec<(String, String)>,
     /// JSON body, if any.
     pub body: Option<String>,
@@ -64,7 +65,8 @@ impl CurlExample {
             c.push_str(&format!(" -X {}", self.method));
         }
         for (k, v) in &self.headers {
-            c.push_str(&format!(" -H '{k}: {v}'"));
+            // Double quotes so the shell expands $TOKEN.
+            c.push_str(&format!(" -H \"{k}: {v}\""));
         }
         if let Some(b) = &self.body {
             c.push_str(&format!(" -H 'Content-Type: application/json' -d '{b}'"));
@@ -148,7 +150,7 @@ impl Demo {
             .context("cannot load the demo signing key")?;
         let token = mint(&key, "alice", &["jira-users"])?;
         let read_only_token = mint(&key, "bob", &["jira-users", "jira-readonly"])?;
-        let examples = examples(gateway.addr, &token, &read_only_token);
+        let examples = examples(gateway.addr);
         Ok(Demo {
             gateway,
             jira,
@@ -180,11 +182,11 @@ impl Demo {
         ));
         s.push_str(&format!("  files          {}\n\n", self.dir().display()));
         s.push_str(&format!(
-            "A valid token for alice (ES256, issuer {DEMO_ISSUER}, audience jira, groups jira-users, 1 h):\n\n  TOKEN={}\n\n",
+            "A valid token for alice (ES256, issuer {DEMO_ISSUER}, audience jira, groups jira-users, 1 h):\n\n  export TOKEN={}\n\n",
             self.token
         ));
         s.push_str(&format!(
-            "A read-only token for bob (group jira-readonly):\n\n  RO_TOKEN={}\n\n",
+            "A read-only token for bob (groups jira-users, jira-readonly):\n\n  export RO_TOKEN={}\n\n",
             self.read_only_token
         ));
         for (i, ex) in self.examples.iter().enumerate() {
@@ -196,8 +198,18 @@ impl Demo {
                 ex.command()
             ));
         }
-        s.push_str("Every request is in the audit store: authgate audit -c <a config with that database>\n");
+        s.push_str(&format!(
+            "Every request is recorded in the audit store {} (SQLite).\n",
+            self.dir().join("demo-audit.db").display()
+        ));
         s
+    }
+
+    /// `value` with `$TOKEN` and `$RO_TOKEN` replaced as the printed `export` lines set them.
+    pub fn expand(&self, value: &str) -> String {
+        value
+            .replace("$RO_TOKEN", &self.read_only_token)
+            .replace("$TOKEN", &self.token)
     }
 
     /// Stops the gateway (drains), then the stand-in; the temp dir is removed.
@@ -239,16 +251,16 @@ fn mint(key: &jsonwebtoken::EncodingKey, user: &str, groups: &[&str]) -> Result<
     jsonwebtoken::encode(&header, &claims, key).context("cannot sign the demo token")
 }
 
-fn examples(gw: SocketAddr, token: &str, read_only: &str) -> Vec<CurlExample> {
+fn examples(gw: SocketAddr) -> Vec<CurlExample> {
     let base = format!("http://{gw}");
-    let bearer = |t: &str| vec![("Authorization".to_string(), format!("Bearer {t}"))];
+    let bearer = |var: &str| vec![("Authorization".to_string(), format!("Bearer ${var}"))];
     vec![
         CurlExample {
             title: "allowed: alice's token, forwarded to Jira as X-Forwarded-User: alice",
             expect: 200,
             method: Method::GET,
             url: format!("{base}/rest/api/2/myself"),
-            headers: bearer(token),
+            headers: bearer("TOKEN"),
             body: None,
             times: 1,
         },
@@ -266,7 +278,7 @@ fn examples(gw: SocketAddr, token: &str, read_only: &str) -> Vec<CurlExample> {
             expect: 403,
             method: Method::DELETE,
             url: format!("{base}/rest/api/2/issue/DEMO-1"),
-            headers: bearer(token),
+            headers: bearer("TOKEN"),
             body: None,
             times: 1,
         },
@@ -275,7 +287,7 @@ fn examples(gw: SocketAddr, token: &str, read_only: &str) -> Vec<CurlExample> {
             expect: 403,
             method: Method::POST,
             url: format!("{base}/rest/api/2/issue"),
-            headers: bearer(read_only),
+            headers: bearer("RO_TOKEN"),
             body: Some(r#"{"fields":{"project":{"key":"DEMO"},"summary":"hello"}}"#.to_string()),
             times: 1,
         },
@@ -284,7 +296,7 @@ fn examples(gw: SocketAddr, token: &str, read_only: &str) -> Vec<CurlExample> {
             expect: 429,
             method: Method::GET,
             url: format!("{base}/rest/api/2/serverInfo"),
-            headers: bearer(token),
+            headers: bearer("TOKEN"),
             body: None,
             times: 7,
         },

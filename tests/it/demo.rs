@@ -13,15 +13,16 @@ struct Parsed {
     times: u32,
 }
 
-/// Splits on spaces outside single quotes (the only quoting the demo prints).
+/// Splits on spaces outside quotes (single or double, the quoting the demo prints).
 fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let mut quoted = false;
+    let mut quote: Option<char> = None;
     for c in s.chars() {
         match c {
-            '\'' => quoted = !quoted,
-            ' ' if !quoted => {
+            '\'' | '"' if quote.is_none() => quote = Some(c),
+            c if quote == Some(c) => quote = None,
+            ' ' if quote.is_none() => {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 }
@@ -35,7 +36,9 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
-fn parse_curl(cmd: &str) -> Parsed {
+/// Parses a printed curl command, expanding `$TOKEN` / `$RO_TOKEN` as the shell would after
+/// the printed `export` lines.
+fn parse_curl(demo: &Demo, cmd: &str) -> Parsed {
     let (times, inner) = match cmd.strip_prefix("for i in $(seq ") {
         Some(rest) => {
             let (n, rest) = rest.split_once("); do ").expect("loop form");
@@ -66,7 +69,7 @@ fn parse_curl(cmd: &str) -> Parsed {
             }
             "-H" => {
                 let (k, v) = w[i + 1].split_once(": ").expect("header");
-                p.headers.push((k.to_string(), v.to_string()));
+                p.headers.push((k.to_string(), demo.expand(v)));
                 i += 1;
             }
             "-d" => {
@@ -129,7 +132,15 @@ fn printed(demo: &Demo, prefix: &str) -> (Parsed, u16) {
     let text = demo.instructions();
     let cmd = ex.command();
     assert!(text.contains(&cmd), "the command is printed:\n{text}");
-    (parse_curl(&cmd), ex.expect)
+    assert!(
+        text.contains(&format!("export TOKEN={}", demo.token)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("export RO_TOKEN={}", demo.read_only_token)),
+        "{text}"
+    );
+    (parse_curl(demo, &cmd), ex.expect)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
