@@ -141,6 +141,86 @@ pub fn set_forwarded(
     }
 }
 
+/// What the rewrite does with the caller's credentials and identity (CONTRACT §4).
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// Pass-through, bypass, non-API: credentials untouched, no identity header.
+    Untouched,
+    /// Anonymous or pass-through with `allow_session_cookies = false`: the product's
+    /// session cookies go, nothing else changes.
+    StripSessionCookies,
+    /// Authenticated by authgate: `Authorization` and session cookies go, the identity
+    /// header names `username`; with a service account, `Authorization` is set to it.
+    Authenticated {
+        /// The principal's username.
+        username: &'a str,
+        /// `service_account` mode: the whole `Authorization` value for the product.
+        service_account: Option<&'a str>,
+    },
+}
+
+/// Where the request came from, for `X-Forwarded-*` and `X-Request-Id`.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The TCP peer.
+    pub peer: std::net::IpAddr,
+    /// True when the peer is a trusted proxy (its `X-Forwarded-For` is kept and extended).
+    pub peer_trusted: bool,
+    /// `http` or `https`, as the client spoke to authgate.
+    pub proto: &'static str,
+    /// The request id put on the forwarded request.
+    pub request_id: &'a str,
+    /// The authority of an HTTP/2 request (used when there is no `Host`).
+    pub authority: Option<&'a str>,
+}
+
+/// Why a request head cannot be rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteError {
+    /// The username is not a valid header value.
+    UsernameInvalid,
+    /// The service-account value is not a valid header value.
+    ServiceAccountInvalid,
+}
+
+/// The whole request-head rewrite towards the product, in order: hop-by-hop (and the headers
+/// `Connection` names) first, so nothing set afterwards can be removed by the client; every
+/// spelling of the identity header; `Host` (the client re-sets it for the upstream);
+/// `X-Forwarded-*` and `X-Request-Id`; then the caller's credentials and identity.
+pub fn rewrite_request(
+    headers: &mut HeaderMap,
+    identity: &HeaderName,
+    caller: Caller<'_>,
+    origin: Origin<'_>,
+) -> Result<(), RewriteError> {
+    let host = headers
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| origin.authority.and_then(|a| HeaderValue::from_str(a).ok()));
+    strip_hop_by_hop(headers);
+    strip_identity(headers, identity);
+    headers.remove(header::HOST);
+    set_forwarded(headers, origin.peer_trusted, origin.peer, origin.proto, host, origin.request_id);
+    match caller {
+        Caller::Untouched => {}
+        Caller::StripSessionCookies => strip_product_cookies(headers),
+        Caller::Authenticated {
+            username,
+            service_account,
+        } => {
+            headers.remove(header::AUTHORIZATION);
+            strip_product_cookies(headers);
+            let user = HeaderValue::from_str(username).map_err(|_| RewriteError::UsernameInvalid)?;
+            if let Some(auth) = service_account {
+                let v = HeaderValue::from_str(auth).map_err(|_| RewriteError::ServiceAccountInvalid)?;
+                headers.insert(header::AUTHORIZATION, v);
+            }
+            headers.insert(identity.clone(), user);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

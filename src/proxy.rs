@@ -7,7 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -101,33 +100,31 @@ impl Upstream {
             proto,
             strip_session_cookies,
         } = req;
-        let h = &mut parts.headers;
-        let host = h
-            .get(header::HOST)
-            .cloned()
-            .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
-        headers::strip_hop_by_hop(h);
-        headers::strip_identity(h, &identity.header);
-        h.remove(header::HOST);
-        headers::set_forwarded(h, peer_trusted, ctx.peer.ip(), proto, host, &ctx.request_id);
-        match handoff {
-            Handoff::Authenticated(p) => {
-                h.remove(header::AUTHORIZATION);
-                headers::strip_product_cookies(h);
-                let user = HeaderValue::from_str(p.principal().username())
-                    .map_err(|_| Rejection::new(Reason::UsernameInvalid))?;
-                if let IdentityMode::ServiceAccount(auth) = &identity.mode {
-                    let v = HeaderValue::from_str(auth.expose())
-                        .map_err(|_| Rejection::new(Reason::UpstreamUnreachable))?;
-                    h.insert(header::AUTHORIZATION, v);
-                }
-                h.insert(identity.header.clone(), user);
-            }
+        // The same rewrite the bench measures (`headers::rewrite_request`).
+        let caller = match &handoff {
+            Handoff::Authenticated(p) => headers::Caller::Authenticated {
+                username: p.principal().username(),
+                service_account: match &identity.mode {
+                    IdentityMode::ServiceAccount(auth) => Some(auth.expose()),
+                    IdentityMode::Header => None,
+                },
+            },
             Handoff::Anonymous | Handoff::PassThrough(_) if strip_session_cookies => {
-                headers::strip_product_cookies(h)
+                headers::Caller::StripSessionCookies
             }
-            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => {}
-        }
+            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => headers::Caller::Untouched,
+        };
+        let origin = headers::Origin {
+            peer: ctx.peer.ip(),
+            peer_trusted,
+            proto,
+            request_id: &ctx.request_id,
+            authority: parts.uri.authority().map(|a| a.as_str()),
+        };
+        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(|e| match e {
+            headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
+            headers::RewriteError::ServiceAccountInvalid => Rejection::new(Reason::UpstreamUnreachable),
+        })?;
         let path_and_query = match parts.uri.query() {
             Some(q) => format!("{}?{q}", ctx.path),
             None => ctx.path.clone(),

@@ -3,7 +3,7 @@
 
 mod audit;
 mod check_config;
-mod demo;
+pub mod demo;
 mod migrate;
 mod run;
 pub mod token;
@@ -11,7 +11,7 @@ pub mod test_token;
 
 pub use audit::{audit, AuditArgs};
 pub use check_config::check_config;
-pub use demo::demo;
+pub use demo::{demo, Demo, DemoOptions};
 pub use migrate::migrate;
 pub use run::run;
 pub use test_token::test_token;

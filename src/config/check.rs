@@ -154,7 +154,10 @@ fn check_upstream(
         _ => {
             e.push(
                 "upstream.url",
-                format!("`{}` is not an http:// or https:// URL with a host (and no query)", r.url),
+                format!(
+                    "`{}` is not an http:// or https:// URL with a host (and no query)",
+                    r.url
+                ),
             );
             None
         }
@@ -182,13 +185,16 @@ fn check_upstream(
     if !cp.is_empty()
         && (!cp.starts_with('/')
             || cp.contains("//")
-            || !cp[1..]
-                .split('/')
-                .all(|s| !s.is_empty() && s != "." && s != ".." && s.bytes().all(is_plain_path_byte)))
+            || !cp[1..].split('/').all(|s| {
+                !s.is_empty() && s != "." && s != ".." && s.bytes().all(is_plain_path_byte)
+            }))
     {
         e.push(
             "upstream.context_path",
-            format!("`{}` must look like \"/jira\": a leading `/`, plain segments", r.context_path),
+            format!(
+                "`{}` must look like \"/jira\": a leading `/`, plain segments",
+                r.context_path
+            ),
         );
     }
     let connect_timeout = e.positive_duration("upstream.connect_timeout", &r.connect_timeout);
@@ -360,7 +366,10 @@ fn is_hmac(a: Algorithm) -> bool {
 fn dotted(path: &str, v: &str, e: &mut ConfigErrors) -> Option<Vec<String>> {
     let parts: Vec<String> = v.split('.').map(str::to_string).collect();
     if v.is_empty() || parts.iter().any(String::is_empty) {
-        e.push(path, format!("`{v}` is not a dotted claim path (e.g. \"user.login\")"));
+        e.push(
+            path,
+            format!("`{v}` is not a dotted claim path (e.g. \"user.login\")"),
+        );
         return None;
     }
     Some(parts)
@@ -381,9 +390,15 @@ fn check_providers(
         if r.name.trim().is_empty() {
             e.push(format!("{p}.name"), "is required (a short unique name)");
         } else if !names.insert(r.name.clone()) {
-            e.push(format!("{p}.name"), format!("`{}` is used by another provider", r.name));
+            e.push(
+                format!("{p}.name"),
+                format!("`{}` is used by another provider", r.name),
+            );
         }
-        let leeway = e.duration(&format!("{p}.leeway"), r.leeway.as_deref().unwrap_or(DEFAULT_LEEWAY));
+        let leeway = e.duration(
+            &format!("{p}.leeway"),
+            r.leeway.as_deref().unwrap_or(DEFAULT_LEEWAY),
+        );
         if leeway.is_some_and(|l| l > std::time::Duration::from_secs(300)) {
             e.push(format!("{p}.leeway"), "must be at most 5m");
         }
@@ -393,7 +408,9 @@ fn check_providers(
             .and_then(|v| e.positive_duration(&format!("{p}.max_token_age"), v));
         let username_claim = dotted(
             &format!("{p}.username_claim"),
-            r.username_claim.as_deref().unwrap_or(DEFAULT_USERNAME_CLAIM),
+            r.username_claim
+                .as_deref()
+                .unwrap_or(DEFAULT_USERNAME_CLAIM),
             e,
         );
         let username_regex = r.username_regex.as_deref().and_then(|v| {
@@ -408,7 +425,10 @@ fn check_providers(
                     None
                 }
                 Err(err) => {
-                    e.push(format!("{p}.username_regex"), format!("is not a valid regex: {err}"));
+                    e.push(
+                        format!("{p}.username_regex"),
+                        format!("is not a valid regex: {err}"),
+                    );
                     None
                 }
             }
@@ -430,7 +450,10 @@ fn check_providers(
         };
         if let Some(ProviderKind::Jwt { issuer, .. }) = &kind {
             if !issuers.insert(issuer.clone()) {
-                e.push(format!("{p}.issuer"), "another jwt provider has the same issuer");
+                e.push(
+                    format!("{p}.issuer"),
+                    "another jwt provider has the same issuer",
+                );
             }
         }
         if r.audiences.is_empty() && e.0.len() == n {
@@ -485,13 +508,19 @@ fn check_jwt_provider(
         ("timeout", r.timeout.is_some()),
     ] {
         if set {
-            e.push(format!("{p}.{key}"), "applies only to kind = \"introspection\"");
+            e.push(
+                format!("{p}.{key}"),
+                "applies only to kind = \"introspection\"",
+            );
         }
     }
     let issuer = match &r.issuer {
         Some(i) if !i.is_empty() => Some(i.clone()),
         _ => {
-            e.push(format!("{p}.issuer"), "is required for kind = \"jwt\" (it must equal the tokens' iss)");
+            e.push(
+                format!("{p}.issuer"),
+                "is required for kind = \"jwt\" (it must equal the tokens' iss)",
+            );
             None
         }
     };
@@ -529,7 +558,10 @@ fn check_jwt_provider(
         if s.len() < 32 {
             e.push(
                 format!("{p}.hmac_secret"),
-                format!("must be at least 32 bytes (it has {}); use a long random secret", s.len()),
+                format!(
+                    "must be at least 32 bytes (it has {}); use a long random secret",
+                    s.len()
+                ),
             );
             None
         } else {
@@ -583,7 +615,11 @@ fn check_jwt_provider(
     })
 }
 
-fn check_introspection_provider(p: &str, r: &RawProvider, e: &mut ConfigErrors) -> Option<ProviderKind> {
+fn check_introspection_provider(
+    p: &str,
+    r: &RawProvider,
+    e: &mut ConfigErrors,
+) -> Option<ProviderKind> {
     let n = e.0.len();
     for (key, set) in [
         ("public_key_file", r.public_key_file.is_some()),
@@ -600,21 +636,30 @@ fn check_introspection_provider(p: &str, r: &RawProvider, e: &mut ConfigErrors) 
     let url = match &r.introspection_url {
         Some(u) => http_url(&format!("{p}.introspection_url"), u, e),
         None => {
-            e.push(format!("{p}.introspection_url"), "is required for kind = \"introspection\"");
+            e.push(
+                format!("{p}.introspection_url"),
+                "is required for kind = \"introspection\"",
+            );
             None
         }
     };
     let client_id = match &r.client_id {
         Some(c) if !c.is_empty() => Some(c.clone()),
         _ => {
-            e.push(format!("{p}.client_id"), "is required for kind = \"introspection\"");
+            e.push(
+                format!("{p}.client_id"),
+                "is required for kind = \"introspection\"",
+            );
             None
         }
     };
     let client_secret = match &r.client_secret {
         Some(c) if !c.is_empty() => Some(Secret::new(c.clone())),
         _ => {
-            e.push(format!("{p}.client_secret"), "is required for kind = \"introspection\"");
+            e.push(
+                format!("{p}.client_secret"),
+                "is required for kind = \"introspection\"",
+            );
             None
         }
     };
@@ -631,11 +676,15 @@ fn check_introspection_provider(p: &str, r: &RawProvider, e: &mut ConfigErrors) 
     };
     let cache_ttl = e.duration(
         &format!("{p}.cache_ttl"),
-        r.cache_ttl.as_deref().unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
+        r.cache_ttl
+            .as_deref()
+            .unwrap_or(DEFAULT_INTROSPECTION_CACHE_TTL),
     );
     let timeout = e.positive_duration(
         &format!("{p}.timeout"),
-        r.timeout.as_deref().unwrap_or(DEFAULT_INTROSPECTION_TIMEOUT),
+        r.timeout
+            .as_deref()
+            .unwrap_or(DEFAULT_INTROSPECTION_TIMEOUT),
     );
     if e.0.len() > n {
         return None;
@@ -716,7 +765,9 @@ fn check_ip(r: &RawIp, e: &mut ConfigErrors) -> Option<IpFilter> {
             Some(net) => allow.push(net),
             None => e.push(
                 format!("ip.allow[{i}]"),
-                format!("`{a}` is not an IP address or CIDR (e.g. \"10.0.0.0/8\", \"2001:db8::/32\")"),
+                format!(
+                    "`{a}` is not an IP address or CIDR (e.g. \"10.0.0.0/8\", \"2001:db8::/32\")"
+                ),
             ),
         }
     }
@@ -738,7 +789,10 @@ fn check_ip(r: &RawIp, e: &mut ConfigErrors) -> Option<IpFilter> {
         "api" => Some(IpScope::Api),
         "all" => Some(IpScope::All),
         other => {
-            e.push("ip.scope", format!("`{other}` is not a scope; use \"api\" or \"all\""));
+            e.push(
+                "ip.scope",
+                format!("`{other}` is not a scope; use \"api\" or \"all\""),
+            );
             None
         }
     };
@@ -849,7 +903,10 @@ fn check_audit(r: &RawAudit, base: &Path, e: &mut ConfigErrors) -> Option<AuditS
             None => (rest, None),
         };
         if file.is_empty() {
-            e.push("audit.database_url", "a sqlite URL needs a file, e.g. \"sqlite://authgate.db?mode=rwc\"");
+            e.push(
+                "audit.database_url",
+                "a sqlite URL needs a file, e.g. \"sqlite://authgate.db?mode=rwc\"",
+            );
         }
         let resolved = if file == ":memory:" {
             file.to_string()
@@ -913,12 +970,32 @@ fn check_log(r: &RawLog, e: &mut ConfigErrors) -> Option<LogSettings> {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
         other => {
-            e.push("log.format", format!("`{other}` is not a format; use \"json\" or \"pretty\""));
+            e.push(
+                "log.format",
+                format!("`{other}` is not a format; use \"json\" or \"pretty\""),
+            );
             return None;
         }
     };
-    if tracing_subscriber::EnvFilter::try_new(&r.level).is_err() {
-        e.push("log.level", format!("`{}` is not a level (trace, debug, info, warn, error)", r.level));
+    // EnvFilter reads a bare word as a target name ("inof" = everything from target `inof`,
+    // i.e. silence), so a bare word must be a level; `target=level` directives are free.
+    let bare_ok = r.level.split(',').map(str::trim).all(|d| {
+        d.contains('=')
+            || ["trace", "debug", "info", "warn", "error", "off"]
+                .iter()
+                .any(|l| l.eq_ignore_ascii_case(d))
+    });
+    if r.level.trim().is_empty()
+        || !bare_ok
+        || tracing_subscriber::EnvFilter::try_new(&r.level).is_err()
+    {
+        e.push(
+            "log.level",
+            format!(
+                "`{}` is not a level: use trace, debug, info, warn, error or off, or directives like \"authgate=debug,info\"",
+                r.level
+            ),
+        );
         return None;
     }
     Some(LogSettings {

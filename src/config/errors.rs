@@ -13,11 +13,17 @@ pub struct ConfigError {
     pub path: String,
     /// What is wrong and what to do.
     pub message: String,
+    /// 1-based line in the file where the key (or its table) is, when it is in the file.
+    pub line: Option<usize>,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        write!(f, "{}: {}", self.path, self.message)?;
+        if let Some(l) = self.line {
+            write!(f, " (line {l})")?;
+        }
+        Ok(())
     }
 }
 
@@ -31,6 +37,21 @@ impl ConfigErrors {
         self.0.push(ConfigError {
             path: path.into(),
             message: message.into(),
+            line: None,
+        });
+    }
+
+    /// Records one error at `path`, found at `line` of the file.
+    pub fn push_at(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        line: Option<usize>,
+    ) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+            line,
         });
     }
 
@@ -46,7 +67,9 @@ impl ConfigErrors {
             Err(e) => {
                 self.push(
                     path,
-                    format!("`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""),
+                    format!(
+                        "`{value}` is not a duration ({e}); write e.g. \"30s\", \"5m\", \"90d\""
+                    ),
                 );
                 None
             }

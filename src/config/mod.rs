@@ -6,7 +6,11 @@
 
 pub mod check;
 pub mod errors;
+mod parse;
 pub mod raw;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,9 +20,9 @@ use std::time::Duration;
 
 use http::HeaderName;
 use regex::Regex;
-use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors, Secret};
+pub use parse::parse_raw;
 
 use crate::pipeline::ip_filter::IpFilter;
 use crate::rules::RuleSet;
@@ -368,15 +372,15 @@ pub struct LogSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {}: {error}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source`, so `{:#}` does not repeat it).
+        error: std::io::Error,
     },
-    /// The file was read but is not valid.
-    #[error("config file {path} is not valid:\n{errors}")]
+    /// The file was read but is not valid: one line for one error, else the list.
+    #[error("config file {}{}", .path.display(), invalid_summary(.errors))]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -385,11 +389,23 @@ pub enum LoadError {
     },
 }
 
+fn invalid_summary(errors: &ConfigErrors) -> String {
+    match errors.0.as_slice() {
+        // A file-level error (bad TOML) already names the file.
+        [one] if one.path == "file" => match one.line {
+            Some(l) => format!(": {} (line {l})", one.message),
+            None => format!(": {}", one.message),
+        },
+        [one] => format!(": {one}"),
+        many => format!(" has {} errors:\n{errors}", many.len()),
+    }
+}
+
 /// Reads, interpolates and checks `path`. Relative paths inside resolve against its directory.
 pub fn load(path: &Path) -> Result<Config, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let base = path
         .parent()
@@ -400,12 +416,13 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
     } else {
         base
     };
-    let mut config = from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(
-        |errors| LoadError::Invalid {
-            path: path.to_path_buf(),
-            errors,
-        },
-    )?;
+    let mut config =
+        from_toml_with(&text, &base, &|name| std::env::var(name).ok()).map_err(|errors| {
+            LoadError::Invalid {
+                path: path.to_path_buf(),
+                errors,
+            }
+        })?;
     config.source = Some(path.to_path_buf());
     Ok(config)
 }
@@ -422,94 +439,22 @@ pub fn from_toml_with(
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let raw = parse_raw(text, env)?;
-    check::check(&raw, base_dir)
-}
-
-/// Parses and interpolates without checking (the schema step only).
-pub fn parse_raw(
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<raw::RawConfig, ConfigErrors> {
-    let mut errors = ConfigErrors::default();
-    // First pass on the text itself: serde reports unknown keys and wrong types with the path
-    // and the line. No interpolated value is in this text, so no secret can reach the error.
-    let de = toml::Deserializer::new(text);
-    if let Err(e) = serde_path_to_error::deserialize::<_, raw::RawConfig>(de) {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.message().to_string();
-        let line = inner
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        let at = match line {
-            Some(l) => format!(" (line {l})"),
-            None => String::new(),
-        };
-        let path = if path == "." || path.is_empty() {
-            "file".to_string()
-        } else {
-            path
-        };
-        errors.push(path, format!("{msg}{at}"));
-        return Err(errors);
-    }
-    // Second pass: replace whole-string `${NAME}` values, then deserialize the result.
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let mut errs = ConfigErrors::default();
-        errs.push("file", e.message().to_string());
-        errs
-    })?;
-    for (k, v) in table.iter_mut() {
-        interpolate(v, k, env, &mut errors);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    raw::RawConfig::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let mut errs = ConfigErrors::default();
-        errs.push("file", e.message().to_string());
-        errs
-    })
-}
-
-fn interpolate(
-    v: &mut toml::Value,
-    path: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    errors: &mut ConfigErrors,
-) {
-    match v {
-        toml::Value::String(s) => {
-            if let Some(name) = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
-                let valid = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    && !name.as_bytes()[0].is_ascii_digit();
-                if !valid {
-                    errors.push(path, format!("`${{{name}}}` is not a valid variable name"));
-                    return;
-                }
-                match env(name) {
-                    Some(value) => *s = value,
-                    None => errors.push(
-                        path,
-                        format!("environment variable {name} is not set (the value is \"${{{name}}}\")"),
-                    ),
-                }
-            }
+    let (raw, mut errors) = parse::parse_interpolated(text, env)?;
+    match check::check(&raw, base_dir) {
+        Ok(config) if errors.is_empty() => return Ok(config),
+        Ok(_) => {}
+        Err(found) => {
+            // A key whose variable is missing was checked empty: its own error says why.
+            let unset: Vec<String> = errors.0.iter().map(|e| e.path.clone()).collect();
+            errors.0.extend(
+                found
+                    .0
+                    .into_iter()
+                    .filter(|e| !unset.iter().any(|u| parse::is_within(&e.path, u))),
+            );
         }
-        toml::Value::Array(a) => {
-            for (i, item) in a.iter_mut().enumerate() {
-                interpolate(item, &format!("{path}[{i}]"), env, errors);
-            }
-        }
-        toml::Value::Table(t) => {
-            for (k, item) in t.iter_mut() {
-                interpolate(item, &format!("{path}.{k}"), env, errors);
-            }
-        }
-        _ => {}
     }
+    // Point every error at its line (sorted in file order).
+    parse::add_lines(text, &mut errors);
+    Err(errors)
 }

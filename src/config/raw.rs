@@ -37,10 +37,8 @@ pub const DEFAULT_IDENTITY_HEADER: &str = "X-Forwarded-User";
 /// What counts as an API call.
 pub const DEFAULT_API_PATHS: &[&str] = &["/rest/**"];
 /// POSTs that only read, allowed for read-only callers.
-pub const DEFAULT_READ_POSTS: &[&str] = &[
-    "POST /rest/api/2/search",
-    "POST /rest/api/latest/search",
-];
+pub const DEFAULT_READ_POSTS: &[&str] =
+    &["POST /rest/api/2/search", "POST /rest/api/latest/search"];
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: &str = "30s";
 /// Claim holding the username.

@@ -49,14 +49,20 @@ impl fmt::Display for ClientIp {
 pub fn parse_net(s: &str) -> Option<IpNet> {
     let s = s.trim();
     if let Some((addr, len)) = s.split_once('/') {
-        let addr = parse_ip(addr)?;
         if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         if len.len() > 1 && len.starts_with('0') {
             return None;
         }
-        let len: u8 = len.parse().ok()?;
+        let mut len: u8 = len.parse().ok()?;
+        // An IPv4-mapped network (`::ffff:10.0.0.0/104`) is the IPv4 network it maps
+        // (`10.0.0.0/8`), as mapped addresses compare as IPv4.
+        let written: IpAddr = addr.parse().ok()?;
+        let addr = parse_ip(addr)?;
+        if written.is_ipv6() && addr.is_ipv4() {
+            len = len.checked_sub(96)?;
+        }
         let net = IpNet::new(addr, len).ok()?;
         Some(net.trunc())
     } else {

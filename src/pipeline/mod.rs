@@ -20,6 +20,7 @@ pub use authz::Permitted;
 pub use ctx::{RequestCtx, Stage};
 
 use self::credential::{Credential, CredentialDecision};
+use crate::config::Config;
 use crate::reject::Rejection;
 use crate::state::Runtime;
 
@@ -78,9 +79,29 @@ pub async fn run(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Outcome {
     }
 }
 
-async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result<Outcome, Rejection> {
-    let cfg = &rt.config;
+/// What stages 1–5 (everything before a credential is validated) decided.
+#[derive(Debug)]
+pub enum Prevalidated {
+    /// Settled without validating a credential (local route, untouched forward).
+    Done(Outcome),
+    /// An API call that goes on to stages 6–9 with this classified credential.
+    Checked {
+        /// The canonical path (what is forwarded, and what rules matched on).
+        canonical: path::CanonicalPath,
+        /// What the global switches made of the credential.
+        decided: CredentialDecision,
+    },
+}
 
+/// Stages 1–5: canonical path, reserved paths, IP filter, scope and credential class. Pure
+/// (no I/O), so it is also what the `pipeline` bench measures. `has_introspection` is true
+/// when an introspection provider validates opaque tokens.
+pub fn prevalidate(
+    cfg: &Config,
+    has_introspection: bool,
+    parts: &Parts,
+    ctx: &mut RequestCtx,
+) -> Result<Prevalidated, Rejection> {
     // 1. path: first, because every later stage matches rules on the canonical path, and
     //    a path Tomcat could read differently must never reach a rule at all.
     ctx.stage = Stage::Path;
@@ -100,7 +121,7 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
     ctx.stage = Stage::Reserved;
     let reserved = |p: &str| p == "/_authgate" || p.starts_with("/_authgate/");
     if reserved(&canonical.full) || relative.is_some_and(reserved) {
-        return Ok(Outcome::Local(LocalRoute::Tokens));
+        return Ok(Prevalidated::Done(Outcome::Local(LocalRoute::Tokens)));
     }
 
     // 3. ip_filter: before any credential work, so a denied address costs nothing and
@@ -124,7 +145,7 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
     ctx.stage = Stage::Scope;
     match scope::check(cfg, &parts.method, relative, ctx) {
         Decision::Continue => {}
-        Decision::Forward(h) => return Ok(Outcome::Forward(h)),
+        Decision::Forward(h) => return Ok(Prevalidated::Done(Outcome::Forward(h))),
         Decision::Reject(r) => return Err(r),
     }
     let relative = relative.expect("scope forwards non-API paths");
@@ -137,12 +158,17 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
     if let Some(rule) = restricted {
         ctx.rule = Some(format!("public_restricted: {}", rule.text));
     }
-    let decided = credential::decide(
-        credential,
-        &cfg.auth,
-        restricted.is_some(),
-        rt.authn.has_introspection(),
-    )?;
+    let decided = credential::decide(credential, &cfg.auth, restricted.is_some(), has_introspection)?;
+    Ok(Prevalidated::Checked { canonical, decided })
+}
+
+async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result<Outcome, Rejection> {
+    // 1–5: path, reserved, ip_filter, scope, credential (see `prevalidate`).
+    let (canonical, decided) = match prevalidate(&rt.config, rt.authn.has_introspection(), parts, ctx)? {
+        Prevalidated::Done(outcome) => return Ok(outcome),
+        Prevalidated::Checked { canonical, decided } => (canonical, decided),
+    };
+    let relative = canonical.relative().expect("scope forwards non-API paths");
 
     // 6. authn: only credentials authgate itself checks; pass-through callers are identified
     //    by asking the product with their own credential (when switched on).

@@ -13,10 +13,16 @@
 //! - `hostile`  — issue 8: hostile clients (slowloris, floods, oversized heads, HTTP/2 attacks).
 //! - `catalog_*` — issue 8: the attack catalog (research/security.md §P, §N, §H, §S, §M).
 //! - `fuzz_regressions` — issue 8: replays `fuzz/regressions/*` through the fuzz harnesses.
+//! - `cli`      — the binary on bad input (one sentence, exit 1) and `--help`.
+//! - `config`   — every file under `config/` loads; the example documents every key.
+//! - `demo`     — `authgate demo`'s printed curl commands do what they say.
 
 mod audit;
 mod audit_gateway;
 mod audit_writer;
+mod cli;
+mod config;
+mod demo;
 mod support;
 
 mod authn;

@@ -1,0 +1,896 @@
+//! Config check tables: one per section, each row a TOML snippet and the exact error paths
+//! it must produce with fragments of their messages (not just `is_err`).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::*;
+
+/// Environment for `${VAR}` in these tests (the process environment is never read).
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn check_with(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    from_toml_with(text, Path::new("/etc/authgate"), &env_of(env))
+}
+
+fn errors_of(text: &str, env: &[(&str, &str)]) -> ConfigErrors {
+    match check_with(text, env) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+/// One row: the snippet, then every expected error as (exact path, message fragments).
+type Row = (
+    &'static str,
+    &'static [(&'static str, &'static [&'static str])],
+);
+
+fn run_table(section: &str, rows: &[Row]) {
+    for (text, expected) in rows {
+        let errs = errors_of(text, &[]);
+        let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+        let want: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, want, "[{section}] paths for:\n{text}\ngot: {errs}");
+        for (err, (_, fragments)) in errs.0.iter().zip(expected.iter()) {
+            for f in *fragments {
+                assert!(
+                    err.message.contains(f),
+                    "[{section}] {}: message {:?} lacks {f:?}",
+                    err.path,
+                    err.message
+                );
+            }
+        }
+    }
+}
+
+const JWT: &str = "[[providers]]\nname = \"corp\"\nkind = \"jwt\"\nissuer = \"https://idp\"\naudiences = [\"jira\"]\n";
+
+#[test]
+fn an_empty_file_is_a_valid_config_with_the_documented_defaults() {
+    let c = check_with("", &[]).expect("defaults are valid");
+    assert_eq!(c.server.listen.to_string(), raw::DEFAULT_LISTEN);
+    assert_eq!(c.server.admin_listen.to_string(), raw::DEFAULT_ADMIN_LISTEN);
+    assert_eq!(c.server.request_timeout.as_secs(), 60);
+    assert_eq!(c.upstream.product, Product::Jira);
+    assert!(c.auth.enabled && c.auth.allow_pat && !c.auth.disable_basic);
+    assert_eq!(c.auth.api_paths.len(), 1);
+    assert_eq!(c.access.read_posts.len(), 2);
+    assert_eq!(c.rate_limit.quota.burst.get(), raw::DEFAULT_RATE_REQUESTS);
+    assert_eq!(c.audit.database_kind, DatabaseKind::Sqlite);
+    // Relative paths resolve against the config file's directory.
+    assert_eq!(c.audit.spool_dir, Path::new("/etc/authgate/audit-spool"));
+    assert_eq!(
+        c.audit.database_url.expose(),
+        "sqlite:///etc/authgate/authgate.db?mode=rwc"
+    );
+}
+
+#[test]
+fn server_table() {
+    run_table(
+        "server",
+        &[
+            (
+                "[server]\nlisten = \"8080\"",
+                &[("server.listen", &["`8080` is not an address:port"])],
+            ),
+            (
+                "[server]\nlisten = \"127.0.0.1:7000\"\nadmin_listen = \"127.0.0.1:7000\"",
+                &[("server.admin_listen", &["must differ from server.listen"])],
+            ),
+            (
+                "[server]\nadmin_token = \"short\"",
+                &[("server.admin_token", &["at least 16 characters"])],
+            ),
+            (
+                "[server]\nmax_header_bytes = 100",
+                &[("server.max_header_bytes", &["at least 1024"])],
+            ),
+            (
+                "[server]\nmax_connections = 0",
+                &[("server.max_connections", &["at least 1"])],
+            ),
+            (
+                "[server]\nheader_timeout = \"soon\"",
+                &[(
+                    "server.header_timeout",
+                    &["`soon` is not a duration", "\"30s\""],
+                )],
+            ),
+            (
+                "[server]\nrequest_timeout = \"0s\"",
+                &[("server.request_timeout", &["longer than zero"])],
+            ),
+            (
+                "[server]\nshutdown_grace = \"5 parsecs\"",
+                &[("server.shutdown_grace", &["is not a duration"])],
+            ),
+            (
+                "[server]\ntls_cert = \"c.pem\"",
+                &[("server.tls_key", &["required when server.tls_cert is set"])],
+            ),
+            (
+                "[server]\ntls_key = \"k.pem\"",
+                &[("server.tls_cert", &["required when server.tls_key is set"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn upstream_table() {
+    run_table(
+        "upstream",
+        &[
+            (
+                "[upstream]\nurl = \"ftp://h\"",
+                &[(
+                    "upstream.url",
+                    &["`ftp://h` is not an http:// or https:// URL"],
+                )],
+            ),
+            (
+                "[upstream]\nurl = \"http://h:1/jira\"",
+                &[(
+                    "upstream.url",
+                    &["must not have a path", "upstream.context_path"],
+                )],
+            ),
+            (
+                "[upstream]\nproduct = \"bitbucket\"",
+                &[("upstream.product", &["`bitbucket` is not a product"])],
+            ),
+            (
+                "[upstream]\ncontext_path = \"jira\"",
+                &[("upstream.context_path", &["must look like \"/jira\""])],
+            ),
+            (
+                "[upstream]\ncontext_path = \"/a/../b\"",
+                &[("upstream.context_path", &["plain segments"])],
+            ),
+            (
+                "[upstream]\nconnect_timeout = \"5\"",
+                &[("upstream.connect_timeout", &["`5` is not a duration"])],
+            ),
+            (
+                "[upstream.identity]\nmode = \"magic\"",
+                &[("upstream.identity.mode", &["`magic` is not a mode"])],
+            ),
+            (
+                "[upstream.identity]\nheader = \"Authorization\"",
+                &[(
+                    "upstream.identity.header",
+                    &["authgate or HTTP itself manages"],
+                )],
+            ),
+            (
+                "[upstream.identity]\nheader = \"bad header\"",
+                &[("upstream.identity.header", &["not a valid header name"])],
+            ),
+            (
+                "[upstream.identity]\nmode = \"service_account\"",
+                &[(
+                    "upstream.identity.authorization",
+                    &["is required for mode = \"service_account\""],
+                )],
+            ),
+            (
+                "[upstream.identity]\nauthorization = \"Basic eDp5\"",
+                &[(
+                    "upstream.identity.authorization",
+                    &["applies only to mode = \"service_account\""],
+                )],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn auth_table() {
+    run_table(
+        "auth",
+        &[
+            (
+                "[auth]\napi_paths = [\"rest/**\"]",
+                &[("auth.api_paths[0]", &["`rest/**`", "must start with `/`"])],
+            ),
+            (
+                "[auth]\napi_paths = [\"/rest/**\", \"/a/**/b\"]",
+                &[(
+                    "auth.api_paths[1]",
+                    &["`/a/**/b`", "only as the last segment"],
+                )],
+            ),
+            (
+                "[auth]\napi_paths = [\"get /x\"]",
+                &[("auth.api_paths[0]", &["`get /x`", "upper-case HTTP method"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn providers_table() {
+    let two_sources = format!("{JWT}public_key_file = \"k.pem\"\njwks_url = \"https://idp/certs\"");
+    let no_source = JWT.to_string();
+    let short_hmac = format!("{JWT}hmac_secret = \"tooshort\"\nalgorithms = [\"HS256\"]");
+    let no_issuer = "[[providers]]\nname = \"a\"\nkind = \"jwt\"\naudiences = [\"x\"]\npublic_key_file = \"k.pem\"";
+    let alg_none = format!("{JWT}public_key_file = \"k.pem\"\nalgorithms = [\"none\"]");
+    let hs_with_pem =
+        format!("{JWT}public_key_file = \"k.pem\"\nalgorithms = [\"RS256\", \"HS256\"]");
+    let rs_with_hmac = format!(
+        "{JWT}hmac_secret = \"0123456789abcdef0123456789abcdef\"\nalgorithms = [\"RS256\"]"
+    );
+    let bad_kind = "[[providers]]\nname = \"a\"\nkind = \"saml\"";
+    let dup = format!(
+        "{JWT}public_key_file = \"k.pem\"\n{}public_key_file = \"k2.pem\"",
+        JWT.replace("https://idp", "https://idp2")
+    );
+    let dup_issuer = format!(
+        "{JWT}public_key_file = \"k.pem\"\n{}public_key_file = \"k2.pem\"",
+        JWT.replace("corp", "other")
+    );
+    let intro_with_jwks =
+        "[[providers]]\nname = \"o\"\nkind = \"introspection\"\njwks_url = \"https://idp/certs\"";
+    let jwt_with_client = format!("{JWT}public_key_file = \"k.pem\"\nclient_id = \"x\"");
+    let long_leeway = format!("{JWT}public_key_file = \"k.pem\"\nleeway = \"10m\"");
+    let no_group = format!("{JWT}public_key_file = \"k.pem\"\nusername_regex = \"[a-z]+\"");
+    let bad_regex = format!("{JWT}public_key_file = \"k.pem\"\nusername_regex = \"(\"");
+    let bad_claim = format!("{JWT}public_key_file = \"k.pem\"\nusername_claim = \"user..login\"");
+    let bad_jwks = format!("{JWT}jwks_url = \"not a url\"");
+    let intro = |n: &str| {
+        format!("[[providers]]\nname = \"{n}\"\nkind = \"introspection\"\nintrospection_url = \"https://idp/i\"\nclient_id = \"c\"\nclient_secret = \"s\"\naudiences = [\"jira\"]\n")
+    };
+    let two_intro = format!("{}{}", intro("a"), intro("b"));
+    let bad_method = format!("{}auth_method = \"private_key_jwt\"", intro("a"));
+    type Expected<'a> = Vec<(&'a str, Vec<&'a str>)>;
+    let rows: Vec<(String, Expected)> = vec![
+        (
+            two_sources,
+            vec![(
+                "providers[0]",
+                vec![
+                    "exactly one key source is required",
+                    "found public_key_file and jwks_url",
+                ],
+            )],
+        ),
+        (
+            no_source,
+            vec![(
+                "providers[0]",
+                vec!["exactly one key source is required", "found none"],
+            )],
+        ),
+        (
+            short_hmac,
+            vec![(
+                "providers[0].hmac_secret",
+                vec!["at least 32 bytes (it has 8)"],
+            )],
+        ),
+        (
+            no_issuer.into(),
+            vec![("providers[0].issuer", vec!["required for kind = \"jwt\""])],
+        ),
+        (
+            alg_none,
+            vec![(
+                "providers[0].algorithms[0]",
+                vec!["`none` is not an allowed algorithm"],
+            )],
+        ),
+        (
+            hs_with_pem,
+            vec![(
+                "providers[0].algorithms[1]",
+                vec!["HS256 needs hmac_secret"],
+            )],
+        ),
+        (
+            rs_with_hmac,
+            vec![(
+                "providers[0].algorithms[0]",
+                vec!["RS256 does not fit hmac_secret"],
+            )],
+        ),
+        (
+            bad_kind.into(),
+            vec![("providers[0].kind", vec!["`saml` is not a provider kind"])],
+        ),
+        (
+            dup,
+            vec![(
+                "providers[1].name",
+                vec!["`corp` is used by another provider"],
+            )],
+        ),
+        (
+            dup_issuer,
+            vec![("providers[1].issuer", vec!["same issuer"])],
+        ),
+        (
+            intro_with_jwks.into(),
+            // Missing keys point at their table's header (line 1), so they come first.
+            vec![
+                (
+                    "providers[0].introspection_url",
+                    vec!["required for kind = \"introspection\""],
+                ),
+                ("providers[0].client_id", vec!["required"]),
+                ("providers[0].client_secret", vec!["required"]),
+                (
+                    "providers[0].jwks_url",
+                    vec!["applies only to kind = \"jwt\""],
+                ),
+            ],
+        ),
+        (
+            jwt_with_client,
+            vec![(
+                "providers[0].client_id",
+                vec!["applies only to kind = \"introspection\""],
+            )],
+        ),
+        (
+            long_leeway,
+            vec![("providers[0].leeway", vec!["at most 5m"])],
+        ),
+        (
+            no_group,
+            vec![("providers[0].username_regex", vec!["needs a capture group"])],
+        ),
+        (
+            bad_regex,
+            vec![("providers[0].username_regex", vec!["not a valid regex"])],
+        ),
+        (
+            bad_claim,
+            vec![(
+                "providers[0].username_claim",
+                vec!["`user..login` is not a dotted claim path"],
+            )],
+        ),
+        (
+            bad_jwks,
+            vec![(
+                "providers[0].jwks_url",
+                vec!["`not a url` is not an http:// or https:// URL"],
+            )],
+        ),
+        (
+            two_intro,
+            vec![("providers", vec!["at most one introspection provider"])],
+        ),
+        (
+            bad_method,
+            vec![(
+                "providers[0].auth_method",
+                vec!["`private_key_jwt` is not supported"],
+            )],
+        ),
+    ];
+    for (text, expected) in rows {
+        let errs = errors_of(&text, &[]);
+        let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+        let want: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, want, "paths for:\n{text}\ngot: {errs}");
+        for (err, (_, fragments)) in errs.0.iter().zip(&expected) {
+            for f in fragments {
+                assert!(
+                    err.message.contains(f),
+                    "{}: {:?} lacks {f:?}",
+                    err.path,
+                    err.message
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_valid_jwt_provider_is_typed_once() {
+    let text = format!("{JWT}public_key_file = \"keys/idp.pem\"\nalgorithms = [\"ES256\"]\ngroups_claim = \"realm.groups\"\nusername_regex = '^([^@]+)@corp$'");
+    let c = check_with(&text, &[]).expect("valid");
+    let p = &c.providers[0];
+    match &p.kind {
+        ProviderKind::Jwt {
+            issuer,
+            algorithms,
+            key,
+        } => {
+            assert_eq!(issuer, "https://idp");
+            assert_eq!(algorithms, &vec![Algorithm::ES256]);
+            assert!(
+                matches!(key, KeySource::PublicKeyFile(f) if f == Path::new("/etc/authgate/keys/idp.pem"))
+            );
+        }
+        other => panic!("not jwt: {other:?}"),
+    }
+    assert_eq!(
+        p.groups_claim.as_deref(),
+        Some(&["realm".to_string(), "groups".to_string()][..])
+    );
+    let re = p.username_regex.as_ref().expect("regex");
+    assert_eq!(&re.captures("alice@corp").expect("match")[1], "alice");
+    assert!(
+        re.captures("xalice@corp.evil").is_none(),
+        "the whole value must match"
+    );
+}
+
+#[test]
+fn groups_table() {
+    run_table(
+        "groups",
+        &[
+            (
+                "[groups]\nsource = \"ldap\"",
+                &[("groups.source", &["`ldap` is not a source"])],
+            ),
+            (
+                "[groups]\nsource = \"claim\"\n[groups.static]\nalice = [\"a\"]",
+                &[("groups.static", &["only to source = \"static\""])],
+            ),
+            (
+                "[groups]\ncache_ttl = \"forever\"",
+                &[("groups.cache_ttl", &["`forever` is not a duration"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn access_table_names_the_bad_pattern() {
+    run_table(
+        "access",
+        &[
+            (
+                "[access]\ndeny = [\"/ok/**\", \"DELETE rest\"]",
+                &[("access.deny[1]", &["`DELETE rest`", "must start with `/`"])],
+            ),
+            (
+                "[access]\nbypass = [\"/a/b*\"]",
+                &[("access.bypass[0]", &["`/a/b*`", "whole segment"])],
+            ),
+            (
+                "[access]\npublic_restricted = [\"/a//b\"]",
+                &[("access.public_restricted[0]", &["`/a//b`"])],
+            ),
+            (
+                "[access]\nread_posts = [\"POST /a?x\"]",
+                &[("access.read_posts[0]", &["`POST /a?x`"])],
+            ),
+            (
+                "[access]\nallowed_groups = [\"ok\", \" \"]",
+                &[("access.allowed_groups[1]", &["cannot be empty"])],
+            ),
+            (
+                "[access]\nadmin_groups = [\"\"]",
+                &[("access.admin_groups[0]", &["cannot be empty"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn ip_table_refuses_trusting_everyone() {
+    run_table(
+        "ip",
+        &[
+            (
+                "[ip]\nallow = [\"10.0.0.0/33\"]",
+                &[(
+                    "ip.allow[0]",
+                    &["`10.0.0.0/33` is not an IP address or CIDR"],
+                )],
+            ),
+            (
+                "[ip]\nallow = [\"010.0.0.1\"]",
+                &[("ip.allow[0]", &["`010.0.0.1`"])],
+            ),
+            (
+                "[ip]\nallow = [\"fe80::1%eth0\"]",
+                &[("ip.allow[0]", &["`fe80::1%eth0`"])],
+            ),
+            (
+                "[ip]\ntrusted_proxies = [\"0.0.0.0/0\"]",
+                &[(
+                    "ip.trusted_proxies[0]",
+                    &["`0.0.0.0/0` trusts every address"],
+                )],
+            ),
+            (
+                "[ip]\ntrusted_proxies = [\"10.0.0.1\", \"::/0\"]",
+                &[("ip.trusted_proxies[1]", &["`::/0` trusts every address"])],
+            ),
+            // Mapped IPv6 compares as IPv4: this is 0.0.0.0/0 in disguise.
+            (
+                "[ip]\ntrusted_proxies = [\"::ffff:0.0.0.0/96\"]",
+                &[("ip.trusted_proxies[0]", &["trusts every address"])],
+            ),
+            (
+                "[ip]\ntrusted_proxies = [\"proxy.local\"]",
+                &[(
+                    "ip.trusted_proxies[0]",
+                    &["`proxy.local` is not an IP address or CIDR"],
+                )],
+            ),
+            (
+                "[ip]\nscope = \"some\"",
+                &[("ip.scope", &["`some` is not a scope"])],
+            ),
+            (
+                "[ip]\nclient_ip_header = \"X Forwarded\"",
+                &[("ip.client_ip_header", &["not a valid header name"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn mapped_ipv6_networks_are_their_ipv4_network() {
+    let c = check_with("[ip]\nallow = [\"::ffff:10.0.0.0/104\"]", &[]).expect("valid");
+    let client = crate::pipeline::ip_filter::ClientIp::Addr("10.9.8.7".parse().expect("ip"));
+    assert!(matches!(
+        c.ip.check(&client),
+        crate::pipeline::Decision::Continue
+    ));
+}
+
+#[test]
+fn rate_limit_table() {
+    run_table(
+        "rate_limit",
+        &[
+            (
+                "[rate_limit]\nrequests = 0",
+                &[("rate_limit.requests", &["at least 1"])],
+            ),
+            (
+                "[rate_limit]\nper = \"0s\"",
+                &[("rate_limit.per", &["longer than zero"])],
+            ),
+            (
+                "[rate_limit]\nburst = 0",
+                &[("rate_limit.burst", &["at least 1"])],
+            ),
+            (
+                "[[rate_limit.overrides]]\ngroup = \"\"\nrequests = 0\nper = \"1m\"",
+                &[
+                    ("rate_limit.overrides[0].group", &["required"]),
+                    ("rate_limit.overrides[0].requests", &["at least 1"]),
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn tokens_table() {
+    run_table(
+        "tokens",
+        &[
+            (
+                "[tokens]\ndefault_expiry = \"400d\"",
+                &[("tokens.default_expiry", &["longer than tokens.max_expiry"])],
+            ),
+            (
+                "[tokens]\nmax_expiry = \"never\"",
+                &[("tokens.max_expiry", &["`never` is not a duration"])],
+            ),
+            (
+                "[tokens]\nmax_per_user = 0",
+                &[("tokens.max_per_user", &["at least 1"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn audit_table() {
+    run_table(
+        "audit",
+        &[
+            (
+                "[audit]\ndatabase_url = \"mysql://u:pw@h/db\"",
+                &[(
+                    "audit.database_url",
+                    &["postgres://, postgresql:// or sqlite:"],
+                )],
+            ),
+            (
+                "[audit]\ndatabase_url = \"sqlite://\"",
+                &[("audit.database_url", &["needs a file"])],
+            ),
+            (
+                "[audit]\nretention_days = 0",
+                &[("audit.retention_days", &["at least 1"])],
+            ),
+            (
+                "[audit]\nretention_max_rows = 0",
+                &[("audit.retention_max_rows", &["at least 1"])],
+            ),
+            ("[audit]\nqueue = 0", &[("audit.queue", &["at least 1"])]),
+            (
+                "[audit]\ncleanup_interval = \"hourly\"",
+                &[("audit.cleanup_interval", &["`hourly` is not a duration"])],
+            ),
+            (
+                "[audit]\nspool_dir = \" \"",
+                &[("audit.spool_dir", &["required"])],
+            ),
+            (
+                "[audit]\nlog = \"\"",
+                &[("audit.log", &["\"stdout\", \"off\" or a file path"])],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn log_table() {
+    run_table(
+        "log",
+        &[
+            (
+                "[log]\nformat = \"xml\"",
+                &[("log.format", &["`xml` is not a format"])],
+            ),
+            // A bare word that is no level would silently become a target filter.
+            (
+                "[log]\nlevel = \"inof\"",
+                &[("log.level", &["`inof` is not a level"])],
+            ),
+            ("[log]\nlevel = \"\"", &[("log.level", &["is not a level"])]),
+        ],
+    );
+    let c = check_with("[log]\nlevel = \"authgate=debug,warn\"", &[]).expect("directives are fine");
+    assert_eq!(c.log.level, "authgate=debug,warn");
+}
+
+#[test]
+fn schema_errors_name_the_key_and_its_line() {
+    let errs = errors_of(
+        "[server]\nlisten = \"127.0.0.1:1\"\n\n[access]\nrequre_groups = [\"a\"]\n",
+        &[],
+    );
+    assert_eq!(errs.0.len(), 1, "{errs}");
+    assert_eq!(errs.0[0].path, "access.requre_groups");
+    assert!(
+        errs.0[0].message.contains("unknown field `requre_groups`"),
+        "{errs}"
+    );
+    assert!(
+        errs.0[0].message.contains("`allowed_groups`"),
+        "lists the known keys: {errs}"
+    );
+    assert_eq!(errs.0[0].line, Some(5));
+    assert!(errs
+        .to_string()
+        .contains("access.requre_groups: unknown field `requre_groups`"));
+
+    // A typo in an array of tables and in a top-level table name.
+    let errs = errors_of(
+        &format!("{JWT}public_key_file = \"k\"\nissuer_url = \"x\"\n[acess]\n"),
+        &[],
+    );
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["providers[0].issuer_url", "acess"], "{errs}");
+
+    // Wrong type.
+    let errs = errors_of("[server]\nmax_connections = \"many\"", &[]);
+    assert_eq!(errs.0[0].path, "server.max_connections");
+    assert!(errs.0[0].message.contains("invalid type"), "{errs}");
+    assert_eq!(errs.0[0].line, Some(2));
+
+    let errs = errors_of("[rate_limit]\nenabled = \"yes\"", &[]);
+    assert_eq!(errs.0[0].path, "rate_limit.enabled");
+
+    // Not TOML at all.
+    let errs = errors_of("[server\nlisten = 1", &[]);
+    assert_eq!(errs.0[0].path, "file");
+    assert!(errs.0[0].message.contains("is not valid TOML"), "{errs}");
+    assert_eq!(errs.0[0].line, Some(1));
+}
+
+#[test]
+fn check_errors_carry_lines_too() {
+    let text = "# comment\n[server]\nlisten = \"x\"\n\n[access]\ndeny = [\"/a\", \"nope\"]\n";
+    let errs = errors_of(text, &[]);
+    let got: Vec<(&str, Option<usize>)> =
+        errs.0.iter().map(|e| (e.path.as_str(), e.line)).collect();
+    assert_eq!(
+        got,
+        [("server.listen", Some(3)), ("access.deny[1]", Some(6))]
+    );
+    assert!(errs
+        .to_string()
+        .contains("server.listen: `x` is not an address:port"));
+    assert!(errs.to_string().contains("(line 3)"));
+}
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    let text = format!(
+        "[server]\nlisten = \"nope\"\nheader_timeout = \"x\"\n[upstream]\nproduct = \"x\"\n{JWT}public_key_file = \"k\"\njwks_url = \"https://i/c\"\n[ip]\ntrusted_proxies = [\"0.0.0.0/0\"]\n[log]\nformat = \"xml\"\n"
+    );
+    let errs = errors_of(&text, &[]);
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "server.listen",
+            "server.header_timeout",
+            "upstream.product",
+            "providers[0]",
+            "ip.trusted_proxies[0]",
+            "log.format"
+        ]
+    );
+    // Several unknown keys at once, too.
+    let errs = errors_of(
+        "[server]\nlsiten = \"a\"\n[auth]\nenabeld = true\ndisable_basc = true\n",
+        &[],
+    );
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["server.lsiten", "auth.enabeld", "auth.disable_basc"],
+        "in file order: {errs}"
+    );
+}
+
+#[test]
+fn env_interpolation() {
+    let text = "[server]\nadmin_token = \"${ADMIN}\"\n[upstream]\nurl = \"${UP}\"";
+    let c = check_with(
+        text,
+        &[
+            ("ADMIN", "0123456789abcdef-long"),
+            ("UP", "http://10.1.1.1:8081"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(
+        c.server.admin_token.as_ref().map(Secret::expose),
+        Some("0123456789abcdef-long")
+    );
+    assert_eq!(c.upstream.url.to_string(), "http://10.1.1.1:8081/");
+
+    // Every missing variable is reported, with the key and the variable name.
+    let errs = errors_of(text, &[]);
+    let got: Vec<(&str, Option<usize>)> =
+        errs.0.iter().map(|e| (e.path.as_str(), e.line)).collect();
+    assert_eq!(
+        got,
+        [("server.admin_token", Some(2)), ("upstream.url", Some(4))]
+    );
+    assert!(
+        errs.0[0]
+            .message
+            .contains("environment variable ADMIN is not set"),
+        "{errs}"
+    );
+    assert!(
+        errs.0[1]
+            .message
+            .contains("environment variable UP is not set"),
+        "{errs}"
+    );
+
+    // A missing variable does not hide the other errors, and its key is not also reported
+    // for being empty.
+    let errs = errors_of(
+        "[server]\nadmin_token = \"${NOPE}\"\n[ip]\ntrusted_proxies = [\"::/0\"]",
+        &[],
+    );
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["server.admin_token", "ip.trusted_proxies[0]"],
+        "{errs}"
+    );
+    assert!(errs.0[0].message.contains("NOPE is not set"), "{errs}");
+
+    // Only a whole-string ${NAME} is interpolated; a bad name is an error.
+    let errs = errors_of("[server]\nadmin_token = \"${1BAD}\"", &[]);
+    assert_eq!(errs.0[0].path, "server.admin_token");
+    assert!(errs.0[0].message.contains("not a valid variable name"));
+    let c =
+        check_with("[access]\ndeny = [\"/x/${A}\"]", &[]).expect("not a whole-string reference");
+    assert_eq!(c.access.deny.len(), 1);
+
+    // Inside arrays of tables.
+    let text = "[[providers]]\nname = \"o\"\nkind = \"introspection\"\nintrospection_url = \"https://i/x\"\nclient_id = \"c\"\nclient_secret = \"${CS}\"\naudiences = [\"j\"]";
+    let errs = errors_of(text, &[]);
+    assert_eq!(errs.0[0].path, "providers[0].client_secret");
+    assert_eq!(errs.0[0].line, Some(6));
+}
+
+#[test]
+fn durations() {
+    for ok in ["30s", "5m", "1h", "90d", "1h 30m", "250ms"] {
+        check_with(&format!("[server]\nrequest_timeout = \"{ok}\""), &[])
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in ["", "30", "-5s", "5 parsecs", "s", "1.5.3h"] {
+        let errs = errors_of(&format!("[server]\nrequest_timeout = \"{bad}\""), &[]);
+        assert_eq!(errs.0.len(), 1, "{bad}: {errs}");
+        assert_eq!(errs.0[0].path, "server.request_timeout");
+        assert!(
+            errs.0[0].message.contains("is not a duration"),
+            "{bad}: {errs}"
+        );
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_errors_or_debug() {
+    const S1: &str = "hunter2-secret"; // 14 chars: too short for admin_token
+    const S2: &str = "mysql://user:pa55w0rd-x@db/authgate";
+    const S3: &str = "tiny-hmac-key";
+    const S4: &str = "Basic bad\u{1}value";
+    let text = format!(
+        "[server]\nadmin_token = \"${{S1}}\"\n[audit]\ndatabase_url = \"${{S2}}\"\n[upstream.identity]\nmode = \"service_account\"\nauthorization = \"${{S4}}\"\n{JWT}hmac_secret = \"${{S3}}\"\nalgorithms = [\"HS256\"]"
+    );
+    let env = [("S1", S1), ("S2", S2), ("S3", S3), ("S4", S4)];
+    let errs = errors_of(&text, &env);
+    let paths: Vec<&str> = errs.0.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "server.admin_token",
+            "audit.database_url",
+            "upstream.identity.authorization",
+            "providers[0].hmac_secret"
+        ]
+    );
+    let shown = format!("{errs} {errs:?}");
+    for secret in ["hunter2", "pa55w0rd", "tiny-hmac", "bad\u{1}value"] {
+        assert!(!shown.contains(secret), "secret {secret:?} leaked: {shown}");
+    }
+
+    // Valid secrets are wrapped: Debug of the whole config prints *** for each.
+    let text = format!(
+        "[server]\nadmin_token = \"${{S1}}\"\n[audit]\ndatabase_url = \"${{S2}}\"\n[upstream.identity]\nmode = \"service_account\"\nauthorization = \"${{S4}}\"\n{JWT}hmac_secret = \"${{S3}}\"\nalgorithms = [\"HS256\"]\n[[providers]]\nname = \"o\"\nkind = \"introspection\"\nintrospection_url = \"https://i/x\"\nclient_id = \"c\"\nclient_secret = \"${{S5}}\"\naudiences = [\"j\"]"
+    );
+    let env = [
+        ("S1", "admin-token-0123456789"),
+        ("S2", "postgres://authgate:db-pa55@db/authgate"),
+        ("S3", "hmac-key-0123456789abcdef0123456789"),
+        ("S4", "Basic c3ZjOnN2Yy1wdw=="),
+        ("S5", "client-secret-xyz"),
+    ];
+    let c = check_with(&text, &env).expect("valid");
+    let dbg = format!("{c:?}");
+    for (_, secret) in env {
+        assert!(!dbg.contains(secret), "{secret} in Debug output");
+    }
+    assert!(dbg.contains("***"));
+    assert_eq!(format!("{}", Secret::new("x")), "***");
+    assert_eq!(format!("{:?}", Secret::new("x")), "***");
+}
+
+#[test]
+fn warnings_for_legal_but_risky_settings() {
+    let c = check_with(
+        "[upstream]\nurl = \"http://jira.internal:8080\"\n[[providers]]\nname = \"p\"\nkind = \"jwt\"\nissuer = \"https://i\"\npublic_key_file = \"k\"",
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    assert!(c.warnings.iter().any(|w| w.contains("firewall")));
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.contains("providers[0] (p): audiences = []")));
+}
