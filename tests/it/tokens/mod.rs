@@ -5,7 +5,7 @@
 //!
 //! - `api`      — `/_authgate/tokens`: create via Basic and JWT, every refusal rule, list, revoke.
 //! - `pipeline` — `Bearer gw_…` through the gateway: identity hand-off, expiry, revocation on a
-//!                second replica, checksum typos without a lookup, secrets kept out of logs.
+//!   second replica, checksum typos without a lookup, secrets kept out of logs.
 //! - `admin`    — `/admin/tokens` and `authgate token …`.
 
 mod admin;
