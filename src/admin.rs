@@ -30,10 +30,17 @@ mod subtle_eq {
 }
 
 /// Something `/admin/reload` can call: re-reads the config file and swaps the runtime.
-pub type ReloadFn = Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type ReloadFn = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
 
 /// Serves the operator endpoints until `shutdown`.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, reload: ReloadFn, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    reload: ReloadFn,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -61,7 +68,12 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-async fn route(state: Arc<AppState>, reload: ReloadFn, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+async fn route(
+    state: Arc<AppState>,
+    reload: ReloadFn,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     match (req.method(), path.as_str()) {
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
@@ -130,10 +142,15 @@ async fn admin_route(
     }
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/admin/test-token") => test_token(&state, req, rid).await,
-        (&Method::GET, "/admin/audit") => admin_audit(&state, req.uri().query().unwrap_or("")).await,
+        (&Method::GET, "/admin/audit") => {
+            admin_audit(&state, req.uri().query().unwrap_or("")).await
+        }
         (&Method::POST, "/admin/reload") => match reload().await {
             Ok(()) => json_response(StatusCode::OK, &json!({"reloaded": true})),
-            Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({"reloaded": false, "errorMessages": [e]})),
+            Err(e) => json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"reloaded": false, "errorMessages": [e]}),
+            ),
         },
         _ => Rejection::new(Reason::NotFound).into_response(rid),
     }
@@ -173,7 +190,10 @@ async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Resp
     };
     let rt = state.runtime.load_full();
     let report = crate::cmd::test_token::report(&rt, &ask.token, &ask.method, &ask.path).await;
-    json_response(StatusCode::OK, &serde_json::to_value(&report).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        &serde_json::to_value(&report).unwrap_or_default(),
+    )
 }
 
 /// `GET /admin/audit?since=&until=&user=&status=&decision=&limit=&cursor=`: one page, newest
@@ -181,12 +201,26 @@ async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Resp
 async fn admin_audit(state: &AppState, query: &str) -> Response<Body> {
     let pairs: Vec<(String, String)> = url_pairs(query);
     let now = chrono::DateTime::<chrono::Utc>::from(state.shared.clock.now());
-    let filter = match crate::audit::Filter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), now) {
+    let filter = match crate::audit::Filter::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        now,
+    ) {
         Ok(f) => f,
-        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"errorMessages": [e.to_string()]})),
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"errorMessages": [e.to_string()]}),
+            )
+        }
     };
-    match crate::audit::Store::new(&state.shared.db).query(&filter).await {
-        Ok(page) => json_response(StatusCode::OK, &json!({"events": page.events, "next": page.next})),
+    match crate::audit::Store::new(&state.shared.db)
+        .query(&filter)
+        .await
+    {
+        Ok(page) => json_response(
+            StatusCode::OK,
+            &json!({"events": page.events, "next": page.next}),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "audit query failed");
             json_response(

@@ -73,8 +73,9 @@ impl Gateway {
             None => None,
         };
         let clock = opts.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let db = crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
-            .map_err(|e| StartError::Build(e.to_string()))?;
+        let db =
+            crate::db::Db::connect_lazy(config.audit.database_kind, &config.audit.database_url)
+                .map_err(|e| StartError::Build(e.to_string()))?;
         // A database that cannot be reached at start is not fatal: the audit writer spools
         // and applies the migrations before its first insert. Any other migration failure is.
         let mut migrate_first = false;
@@ -103,7 +104,9 @@ impl Gateway {
             .await
             .map_err(|e| StartError::Build(e.to_string()))?;
         let state = AppState::new(runtime, shared);
-        let addr = listener.local_addr().map_err(|e| StartError::Bind(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Bind(e.to_string()))?;
         let admin_addr = admin_listener
             .local_addr()
             .map_err(|e| StartError::Bind(e.to_string()))?;

@@ -19,7 +19,12 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArg {
     /// Config file (default: $AUTHGATE_CONFIG, then ./authgate.toml).
-    #[arg(short = 'c', long = "config", env = "AUTHGATE_CONFIG", default_value = "authgate.toml")]
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = "AUTHGATE_CONFIG",
+        default_value = "authgate.toml"
+    )]
     pub config: PathBuf,
 }
 
@@ -172,5 +177,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     {
         b.worker_threads(n);
     }
-    b.enable_all().build().context("cannot start the async runtime")
+    b.enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -29,14 +29,18 @@ pub struct ManualClock {
 impl ManualClock {
     /// Starts at `at`.
     pub fn new(at: SystemTime) -> Self {
-        let micros = at.duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as i64;
+        let micros = at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros() as i64;
         ManualClock {
             micros: Arc::new(AtomicI64::new(micros)),
         }
     }
     /// Moves forward.
     pub fn advance(&self, by: Duration) {
-        self.micros.fetch_add(by.as_micros() as i64, Ordering::SeqCst);
+        self.micros
+            .fetch_add(by.as_micros() as i64, Ordering::SeqCst);
     }
 }
 

@@ -42,7 +42,9 @@ impl DbError {
         use sqlx::migrate::MigrateError as M;
         match self {
             DbError::Connect { source, .. } => crate::audit::store::is_unreachable(source),
-            DbError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => crate::audit::store::is_unreachable(e),
+            DbError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => {
+                crate::audit::store::is_unreachable(e)
+            }
             DbError::Migrate(_) => false,
         }
     }
@@ -58,12 +60,18 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(3))
                 .connect_lazy(url.expose())
                 .map(Db::Postgres)
-                .map_err(|source| DbError::Connect { kind: "postgres", source }),
+                .map_err(|source| DbError::Connect {
+                    kind: "postgres",
+                    source,
+                }),
             DatabaseKind::Sqlite => {
                 let opts: SqliteConnectOptions = url
                     .expose()
                     .parse::<SqliteConnectOptions>()
-                    .map_err(|source| DbError::Connect { kind: "sqlite", source })?
+                    .map_err(|source| DbError::Connect {
+                        kind: "sqlite",
+                        source,
+                    })?
                     .create_if_missing(true)
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)

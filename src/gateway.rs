@@ -35,7 +35,9 @@ const SENSITIVE_QUERY_KEYS: &[&str] = &[
 pub fn redact_query(q: &str) -> String {
     let sensitive = |k: &str| {
         let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
-        SENSITIVE_QUERY_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k.trim()))
+        SENSITIVE_QUERY_KEYS
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(k.trim()))
     };
     q.split('&')
         .map(|pair| match pair.split_once('=') {
@@ -56,7 +58,12 @@ pub async fn handle(
     let rt = state.runtime.load_full();
     let cfg = Arc::clone(&rt.config);
     let request_id = pipeline::ctx::request_id(req.headers());
-    let mut ctx = RequestCtx::new(request_id, peer, req.method().clone(), req.uri().path().to_string());
+    let mut ctx = RequestCtx::new(
+        request_id,
+        peer,
+        req.method().clone(),
+        req.uri().path().to_string(),
+    );
     ctx.query = req.uri().query().map(str::to_string);
     let (parts, incoming) = req.into_parts();
 
@@ -74,7 +81,9 @@ pub async fn handle(
         }
         match pipeline::run(&rt, &parts, &mut ctx).await {
             Outcome::Reject(r) => Err(r),
-            Outcome::Local(route) => crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await,
+            Outcome::Local(route) => {
+                crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await
+            }
             Outcome::Forward(handoff) => {
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
                 // Jira prefers a valid session over Basic or a PAT, so with session cookies
@@ -103,7 +112,9 @@ pub async fn handle(
     };
     let result = match tokio::time::timeout(cfg.server.request_timeout, work).await {
         Ok(r) => r,
-        Err(_) => Err(Rejection::new(Reason::UpstreamTimeout).detail("server.request_timeout elapsed")),
+        Err(_) => {
+            Err(Rejection::new(Reason::UpstreamTimeout).detail("server.request_timeout elapsed"))
+        }
     };
     let (mut response, rejection) = match result {
         Ok(resp) => (resp, None),
@@ -160,9 +171,13 @@ impl Finish {
             .map(ToString::to_string)
             .unwrap_or_else(|| ctx.peer.ip().to_canonical().to_string());
         let shared = &self.state.shared;
-        shared.metrics.request(outcome, reason, self.status, latency);
+        shared
+            .metrics
+            .request(outcome, reason, self.status, latency);
         if let Some(us) = ctx.upstream_latency_us {
-            shared.metrics.upstream(std::time::Duration::from_micros(us));
+            shared
+                .metrics
+                .upstream(std::time::Duration::from_micros(us));
         }
         tracing::info!(
             target: "access",
@@ -183,7 +198,12 @@ impl Finish {
         // to be non-API (CONTRACT §7).
         let early = matches!(
             self.reason,
-            Some(Reason::BadPath | Reason::MethodNotAllowed | Reason::IpDenied | Reason::TargetTooLong)
+            Some(
+                Reason::BadPath
+                    | Reason::MethodNotAllowed
+                    | Reason::IpDenied
+                    | Reason::TargetTooLong
+            )
         );
         if ctx.is_api || early || self.reason.is_some() {
             shared.audit.record(AuditEvent {

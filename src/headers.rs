@@ -41,7 +41,8 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for v in headers.get_all(header::CONNECTION) {
         if let Ok(s) = v.to_str() {
             for token in s.split(',') {
-                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes()) {
+                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes())
+                {
                     named.push(n);
                 }
             }
@@ -200,7 +201,14 @@ pub fn rewrite_request(
     strip_hop_by_hop(headers);
     strip_identity(headers, identity);
     headers.remove(header::HOST);
-    set_forwarded(headers, origin.peer_trusted, origin.peer, origin.proto, host, origin.request_id);
+    set_forwarded(
+        headers,
+        origin.peer_trusted,
+        origin.peer,
+        origin.proto,
+        host,
+        origin.request_id,
+    );
     match caller {
         Caller::Untouched => {}
         Caller::StripSessionCookies => strip_product_cookies(headers),
@@ -210,9 +218,11 @@ pub fn rewrite_request(
         } => {
             headers.remove(header::AUTHORIZATION);
             strip_product_cookies(headers);
-            let user = HeaderValue::from_str(username).map_err(|_| RewriteError::UsernameInvalid)?;
+            let user =
+                HeaderValue::from_str(username).map_err(|_| RewriteError::UsernameInvalid)?;
             if let Some(auth) = service_account {
-                let v = HeaderValue::from_str(auth).map_err(|_| RewriteError::ServiceAccountInvalid)?;
+                let v =
+                    HeaderValue::from_str(auth).map_err(|_| RewriteError::ServiceAccountInvalid)?;
                 headers.insert(header::AUTHORIZATION, v);
             }
             headers.insert(identity.clone(), user);
@@ -229,8 +239,16 @@ mod tests {
     fn identity_variants_all_go() {
         let id = HeaderName::from_static("x-forwarded-user");
         let mut h = HeaderMap::new();
-        for n in ["x-forwarded-user", "X-FORWARDED-USER", "x_forwarded_user", "X_Forwarded-User"] {
-            h.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_static("admin"));
+        for n in [
+            "x-forwarded-user",
+            "X-FORWARDED-USER",
+            "x_forwarded_user",
+            "X_Forwarded-User",
+        ] {
+            h.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_static("admin"),
+            );
         }
         h.insert("x-forwarded-userx", HeaderValue::from_static("keep"));
         strip_identity(&mut h, &id);
@@ -241,11 +259,21 @@ mod tests {
     #[test]
     fn connection_cannot_remove_what_authgate_sets() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("close, X-Forwarded-For, x-foo"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, X-Forwarded-For, x-foo"),
+        );
         h.insert("x-foo", HeaderValue::from_static("1"));
         h.insert("x-bar", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h);
-        set_forwarded(&mut h, false, "127.0.0.1".parse().unwrap(), "http", None, "rid");
+        set_forwarded(
+            &mut h,
+            false,
+            "127.0.0.1".parse().unwrap(),
+            "http",
+            None,
+            "rid",
+        );
         assert!(!h.contains_key("x-foo"));
         assert!(h.contains_key("x-bar"));
         assert_eq!(h["x-forwarded-for"], "127.0.0.1");
@@ -255,7 +283,10 @@ mod tests {
     fn one_framing_when_both_are_sent() {
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         strip_hop_by_hop(&mut h);
         assert!(!h.contains_key(header::CONTENT_LENGTH));
         assert!(!h.contains_key(header::TRANSFER_ENCODING));
@@ -264,8 +295,14 @@ mod tests {
     #[test]
     fn product_cookies_removed_others_kept() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"));
-        h.append(header::COOKIE, HeaderValue::from_static("seraph.rememberme.cookie=b"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"),
+        );
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("seraph.rememberme.cookie=b"),
+        );
         strip_product_cookies(&mut h);
         assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
         assert_eq!(h[header::COOKIE], "theme=dark");
@@ -275,11 +312,25 @@ mod tests {
     fn xff_from_untrusted_peer_is_replaced() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
-        set_forwarded(&mut h, false, "127.0.0.9".parse().unwrap(), "http", None, "r");
+        set_forwarded(
+            &mut h,
+            false,
+            "127.0.0.9".parse().unwrap(),
+            "http",
+            None,
+            "r",
+        );
         assert_eq!(h["x-forwarded-for"], "127.0.0.9");
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
-        set_forwarded(&mut h, true, "127.0.0.3".parse().unwrap(), "http", None, "r");
+        set_forwarded(
+            &mut h,
+            true,
+            "127.0.0.3".parse().unwrap(),
+            "http",
+            None,
+            "r",
+        );
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 127.0.0.3");
     }
 }

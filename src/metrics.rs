@@ -69,7 +69,9 @@ impl Metrics {
 
     /// Sets a gauge.
     pub fn gauge(&self, name: &'static str, labels: &[(&'static str, String)], v: f64) {
-        self.recorder.register_gauge(&key(name, labels), &META).set(v);
+        self.recorder
+            .register_gauge(&key(name, labels), &META)
+            .set(v);
     }
 
     /// Records a duration in seconds.
@@ -80,7 +82,13 @@ impl Metrics {
     }
 
     /// One finished client request.
-    pub fn request(&self, outcome: &'static str, reason: &'static str, status: u16, latency: Duration) {
+    pub fn request(
+        &self,
+        outcome: &'static str,
+        reason: &'static str,
+        status: u16,
+        latency: Duration,
+    ) {
         self.count(
             "authgate_requests_total",
             &[

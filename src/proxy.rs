@@ -80,7 +80,11 @@ impl Upstream {
         Ok(Upstream {
             client,
             scheme: s.url.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
-            authority: s.url.authority().cloned().ok_or("upstream.url has no host")?,
+            authority: s
+                .url
+                .authority()
+                .cloned()
+                .ok_or("upstream.url has no host")?,
             timeout: s.timeout,
         })
     }
@@ -112,7 +116,9 @@ impl Upstream {
             Handoff::Anonymous | Handoff::PassThrough(_) if strip_session_cookies => {
                 headers::Caller::StripSessionCookies
             }
-            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => headers::Caller::Untouched,
+            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => {
+                headers::Caller::Untouched
+            }
         };
         let origin = headers::Origin {
             peer: ctx.peer.ip(),
@@ -121,10 +127,14 @@ impl Upstream {
             request_id: &ctx.request_id,
             authority: parts.uri.authority().map(|a| a.as_str()),
         };
-        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(|e| match e {
-            headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
-            headers::RewriteError::ServiceAccountInvalid => Rejection::new(Reason::UpstreamUnreachable),
-        })?;
+        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(
+            |e| match e {
+                headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
+                headers::RewriteError::ServiceAccountInvalid => {
+                    Rejection::new(Reason::UpstreamUnreachable)
+                }
+            },
+        )?;
         let path_and_query = match parts.uri.query() {
             Some(q) => format!("{}?{q}", ctx.path),
             None => ctx.path.clone(),
@@ -148,7 +158,9 @@ impl Upstream {
             }
             Ok(Err(e)) if body_too_large(&e) => {
                 // A streamed body went over `server.max_body_bytes` while being forwarded.
-                return Err(Rejection::new(Reason::BodyTooLarge).detail("body over server.max_body_bytes"));
+                return Err(
+                    Rejection::new(Reason::BodyTooLarge).detail("body over server.max_body_bytes")
+                );
             }
             Ok(Err(e)) => {
                 // Connect failures and broken connections alike: the product is unreachable.
@@ -161,7 +173,9 @@ impl Upstream {
         ctx.upstream_status = Some(response.status().as_u16());
         let (mut rparts, rbody) = response.into_parts();
         headers::strip_hop_by_hop(&mut rparts.headers);
-        let body: Body = rbody.map_err(|e| Box::new(e) as crate::body::BodyError).boxed();
+        let body: Body = rbody
+            .map_err(|e| Box::new(e) as crate::body::BodyError)
+            .boxed();
         Ok(Response::from_parts(rparts, body))
     }
 }
@@ -190,4 +204,3 @@ pub fn request_body(incoming: hyper::body::Incoming, limit: Option<u64>) -> Body
             .boxed(),
     }
 }
-

@@ -136,7 +136,9 @@ impl Reason {
             BadPath => "The request path is not allowed.",
             MalformedRequest => "The request is malformed.",
             ExpiryTooLong => "The requested token lifetime is longer than the maximum.",
-            CredentialRequired => "You are not authenticated. Authentication required to perform this operation.",
+            CredentialRequired => {
+                "You are not authenticated. Authentication required to perform this operation."
+            }
             BasicDisabled => "Basic authentication is disabled. Use a token.",
             PatDisabled => "Personal access tokens are not accepted here.",
             UnknownToken => "The token is not recognised.",
@@ -201,7 +203,10 @@ impl RateHeaders {
             HeaderValue::from(self.interval_secs),
         );
         headers.insert("x-ratelimit-fillrate", HeaderValue::from(self.fill_rate));
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs));
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(self.retry_after_secs),
+        );
     }
 }
 

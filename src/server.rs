@@ -96,7 +96,9 @@ pub enum Sniffed {
 /// Reads until the first bytes either differ from the HTTP/2 preface (HTTP/1) or are the whole
 /// preface (HTTP/2). Returns the bytes read so they can be replayed; `None` on EOF first.
 /// The caller bounds this with `server.header_timeout`.
-pub async fn sniff_protocol<I: AsyncRead + Unpin>(io: &mut I) -> io::Result<Option<(Sniffed, Vec<u8>)>> {
+pub async fn sniff_protocol<I: AsyncRead + Unpin>(
+    io: &mut I,
+) -> io::Result<Option<(Sniffed, Vec<u8>)>> {
     let mut buf = [0u8; 24];
     let mut filled = 0;
     while filled < H2_PREFACE.len() {
@@ -123,12 +125,20 @@ pub struct Prefixed<I> {
 impl<I> Prefixed<I> {
     /// Replays `prefix`, then reads from `inner`.
     pub fn new(prefix: Vec<u8>, inner: I) -> Self {
-        Prefixed { prefix, pos: 0, inner }
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+        }
     }
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.pos < this.prefix.len() {
             let n = (this.prefix.len() - this.pos).min(buf.remaining());
@@ -141,7 +151,11 @@ impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
 }
 
 impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -266,13 +280,20 @@ pub async fn serve(
 /// A connection after the sniff, plain or TLS.
 enum Io {
     Plain(Sniffed, Prefixed<tokio::net::TcpStream>),
-    Tls(Sniffed, Prefixed<Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>),
+    Tls(
+        Sniffed,
+        Prefixed<Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>,
+    ),
 }
 
 /// Loads the TLS acceptor for `listen` from PEM files.
-pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tokio_rustls::TlsAcceptor, String> {
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
     let certs = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?,
+        std::fs::File::open(cert)
+            .map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?,
     ))
     .collect::<Result<Vec<_>, _>>()
     .map_err(|e| format!("server.tls_cert {}: {e}", cert.display()))?;
@@ -280,13 +301,20 @@ pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> Result<tok
         std::fs::File::open(key).map_err(|e| format!("server.tls_key {}: {e}", key.display()))?,
     ))
     .map_err(|e| format!("server.tls_key {}: {e}", key.display()))?
-    .ok_or_else(|| format!("server.tls_key {}: no private key in the file", key.display()))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("server.tls_cert/tls_key: {e}"))?;
+    .ok_or_else(|| {
+        format!(
+            "server.tls_key {}: no private key in the file",
+            key.display()
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| format!("server.tls_cert/tls_key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
@@ -307,8 +335,14 @@ mod tests {
     #[tokio::test]
     async fn sniff_tells_http1_from_http2_and_replays_every_byte() {
         let (mut client, mut server) = tokio::io::duplex(64);
-        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.expect("write");
-        let (p, buf) = sniff_protocol(&mut server).await.expect("io").expect("bytes");
+        client
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect("write");
+        let (p, buf) = sniff_protocol(&mut server)
+            .await
+            .expect("io")
+            .expect("bytes");
         assert_eq!(p, Sniffed::Http1);
         let mut io = Prefixed::new(buf, server);
         let mut got = vec![0u8; 18];

@@ -262,9 +262,11 @@ impl Jwks {
             .map_err(|e| format!("discovery: {e}"))?;
         match doc.json.get("issuer") {
             Some(Value::String(i)) if i == issuer => {}
-            Some(Value::String(i)) => return Err(format!(
+            Some(Value::String(i)) => {
+                return Err(format!(
                 "discovery: the document's issuer {i:?} is not the configured issuer {issuer:?}"
-            )),
+            ))
+            }
             _ => return Err("discovery: the document has no issuer".into()),
         }
         match doc.json.get("jwks_uri") {

@@ -6,8 +6,8 @@ mod check_config;
 pub mod demo;
 mod migrate;
 mod run;
-pub mod token;
 pub mod test_token;
+pub mod token;
 
 pub use audit::{audit, AuditArgs};
 pub use check_config::check_config;

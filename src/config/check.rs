@@ -253,9 +253,15 @@ fn check_upstream(
         }
     };
     if let (Some(u), Some(IdentityMode::Header)) = (&url, &mode) {
-        let host = u.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+        let host = u
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let loopback = host.eq_ignore_ascii_case("localhost")
-            || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback());
+            || host
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback());
         if !loopback {
             warnings.push(format!(
                 "upstream.identity.mode = \"header\" with upstream {host}: the product trusts the identity header, so it must be reachable only through authgate (firewall it)"

@@ -50,12 +50,15 @@ fn count(jira: &JiraStandin, path: &str) -> usize {
 
 #[test]
 fn only_credential_headers_are_sent_and_hashed() {
-    let a = credential_headers(&h(&[
-        ("authorization", "Basic YTpi"),
-        ("cookie", "atlassian.xsrf.token=1; JSESSIONID=abc"),
-        ("cookie", "seraph.rememberme.cookie=r"),
-        ("x-forwarded-user", "admin"),
-    ]), true);
+    let a = credential_headers(
+        &h(&[
+            ("authorization", "Basic YTpi"),
+            ("cookie", "atlassian.xsrf.token=1; JSESSIONID=abc"),
+            ("cookie", "seraph.rememberme.cookie=r"),
+            ("x-forwarded-user", "admin"),
+        ]),
+        true,
+    );
     assert_eq!(a.len(), 2);
     assert_eq!(a[header::AUTHORIZATION], "Basic YTpi");
     assert_eq!(
@@ -63,18 +66,24 @@ fn only_credential_headers_are_sent_and_hashed() {
         "JSESSIONID=abc; seraph.rememberme.cookie=r"
     );
     // Other cookies and their order do not change the key; the credential does.
-    let b = credential_headers(&h(&[
-        (
-            "cookie",
-            "seraph.rememberme.cookie=r; JSESSIONID=abc; other=2",
-        ),
-        ("authorization", "Basic YTpi"),
-    ]), true);
+    let b = credential_headers(
+        &h(&[
+            (
+                "cookie",
+                "seraph.rememberme.cookie=r; JSESSIONID=abc; other=2",
+            ),
+            ("authorization", "Basic YTpi"),
+        ]),
+        true,
+    );
     assert_eq!(cache_key(&a), cache_key(&b));
-    let c = credential_headers(&h(&[
-        ("authorization", "Basic YTpj"),
-        ("cookie", "JSESSIONID=abc; seraph.rememberme.cookie=r"),
-    ]), true);
+    let c = credential_headers(
+        &h(&[
+            ("authorization", "Basic YTpj"),
+            ("cookie", "JSESSIONID=abc; seraph.rememberme.cookie=r"),
+        ]),
+        true,
+    );
     assert_ne!(cache_key(&a), cache_key(&c));
     let d = credential_headers(&h(&[("authorization", "Basic YTpi")]), true);
     assert_ne!(cache_key(&a), cache_key(&d));

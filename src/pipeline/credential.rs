@@ -96,7 +96,9 @@ pub fn is_pat(t: &str) -> bool {
 pub fn is_jwt(t: &str) -> bool {
     let mut parts = t.split('.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => is_b64url(h) && is_b64url(p) && (s.is_empty() || is_b64url(s)),
+        (Some(h), Some(p), Some(s), None) => {
+            is_b64url(h) && is_b64url(p) && (s.is_empty() || is_b64url(s))
+        }
         _ => false,
     }
 }
@@ -136,11 +138,15 @@ pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
             .decode(rest)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| Rejection::new(Reason::MalformedToken).detail("Basic value is not base64 of UTF-8"))?;
+            .ok_or_else(|| {
+                Rejection::new(Reason::MalformedToken).detail("Basic value is not base64 of UTF-8")
+            })?;
         let username = decoded
             .split_once(':')
             .map(|(u, _)| u.to_string())
-            .ok_or_else(|| Rejection::new(Reason::MalformedToken).detail("Basic value has no `:`"))?;
+            .ok_or_else(|| {
+                Rejection::new(Reason::MalformedToken).detail("Basic value has no `:`")
+            })?;
         return Ok(Credential::Basic { username });
     }
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -151,7 +157,9 @@ pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
         return Err(Rejection::new(Reason::MalformedToken).detail("empty Bearer"));
     }
     if rest.len() > MAX_TOKEN_BYTES {
-        return Err(Rejection::new(Reason::MalformedToken).detail(format!("token of {} bytes", rest.len())));
+        return Err(
+            Rejection::new(Reason::MalformedToken).detail(format!("token of {} bytes", rest.len()))
+        );
     }
     let token = rest.to_string();
     Ok(if token.starts_with("gw_") {
@@ -186,11 +194,15 @@ pub fn decide(
         }
         Credential::Pat(_) if !switches.allow_pat => Err(Rejection::new(Reason::PatDisabled)),
         Credential::Pat(_) => Ok(CredentialDecision::PassThrough(credential)),
-        Credential::Opaque(_) if has_introspection => Ok(CredentialDecision::Authenticate(credential)),
+        Credential::Opaque(_) if has_introspection => {
+            Ok(CredentialDecision::Authenticate(credential))
+        }
         Credential::Opaque(_) if switches.allow_native_oauth => {
             Ok(CredentialDecision::PassThrough(credential))
         }
-        Credential::Opaque(_) => Err(Rejection::new(Reason::UnknownToken).detail("opaque bearer token")),
+        Credential::Opaque(_) => {
+            Err(Rejection::new(Reason::UnknownToken).detail("opaque bearer token"))
+        }
         Credential::Session if switches.allow_session_cookies => {
             Ok(CredentialDecision::PassThrough(credential))
         }

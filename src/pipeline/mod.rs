@@ -128,7 +128,8 @@ pub fn prevalidate(
     //    learns nothing about tokens.
     ctx.stage = Stage::IpFilter;
     let client = cfg.ip.client_ip(ctx.peer.ip(), &parts.headers);
-    ctx.is_api = relative.is_some_and(|r| cfg.auth.api_paths.first_match(&parts.method, r).is_some());
+    ctx.is_api =
+        relative.is_some_and(|r| cfg.auth.api_paths.first_match(&parts.method, r).is_some());
     let guarded = ctx.is_api || cfg.ip.scope() == ip_filter::IpScope::All;
     let ip_decision = if guarded {
         cfg.ip.check(&client)
@@ -154,20 +155,33 @@ pub fn prevalidate(
     ctx.stage = Stage::Credential;
     let credential = credential::classify(&parts.headers)?;
     ctx.credential = credential.kind();
-    let restricted = cfg.access.public_restricted.first_match(&parts.method, relative);
+    let restricted = cfg
+        .access
+        .public_restricted
+        .first_match(&parts.method, relative);
     if let Some(rule) = restricted {
         ctx.rule = Some(format!("public_restricted: {}", rule.text));
     }
-    let decided = credential::decide(credential, &cfg.auth, restricted.is_some(), has_introspection)?;
+    let decided = credential::decide(
+        credential,
+        &cfg.auth,
+        restricted.is_some(),
+        has_introspection,
+    )?;
     Ok(Prevalidated::Checked { canonical, decided })
 }
 
-async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result<Outcome, Rejection> {
+async fn run_stages(
+    rt: &Runtime,
+    parts: &Parts,
+    ctx: &mut RequestCtx,
+) -> Result<Outcome, Rejection> {
     // 1–5: path, reserved, ip_filter, scope, credential (see `prevalidate`).
-    let (canonical, decided) = match prevalidate(&rt.config, rt.authn.has_introspection(), parts, ctx)? {
-        Prevalidated::Done(outcome) => return Ok(outcome),
-        Prevalidated::Checked { canonical, decided } => (canonical, decided),
-    };
+    let (canonical, decided) =
+        match prevalidate(&rt.config, rt.authn.has_introspection(), parts, ctx)? {
+            Prevalidated::Done(outcome) => return Ok(outcome),
+            Prevalidated::Checked { canonical, decided } => (canonical, decided),
+        };
     let relative = canonical.relative().expect("scope forwards non-API paths");
 
     // 6. authn: only credentials authgate itself checks; pass-through callers are identified
@@ -201,7 +215,13 @@ async fn run_stages(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Result
                 CredentialDecision::PassThrough(_) => p,
                 _ => rt.groups.resolve(p).await?,
             };
-            Some(rt.authz.check(p, &parts.method, relative, &parts.headers, parts.uri.query())?)
+            Some(rt.authz.check(
+                p,
+                &parts.method,
+                relative,
+                &parts.headers,
+                parts.uri.query(),
+            )?)
         }
         None => None,
     };

@@ -85,8 +85,9 @@ pub fn canonicalize(
     }
     let target_len = raw.len() + uri.query().map_or(0, |q| q.len() + 1);
     if target_len > MAX_TARGET_BYTES {
-        return Err(Rejection::new(Reason::TargetTooLong)
-            .detail(format!("target of {target_len} bytes")));
+        return Err(
+            Rejection::new(Reason::TargetTooLong).detail(format!("target of {target_len} bytes"))
+        );
     }
     let bytes = raw.as_bytes();
     if bytes.first() != Some(&b'/') {

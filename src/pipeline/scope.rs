@@ -10,7 +10,12 @@ use crate::config::Config;
 use crate::reject::{Reason, Rejection};
 
 /// Decides the scope of a request; records the matched rule on `ctx`.
-pub fn check(cfg: &Config, method: &Method, relative: Option<&str>, ctx: &mut RequestCtx) -> Decision {
+pub fn check(
+    cfg: &Config,
+    method: &Method,
+    relative: Option<&str>,
+    ctx: &mut RequestCtx,
+) -> Decision {
     let Some(rel) = relative else {
         ctx.rule = Some("outside upstream.context_path".into());
         return Decision::Forward(Handoff::Untouched);
@@ -24,7 +29,9 @@ pub fn check(cfg: &Config, method: &Method, relative: Option<&str>, ctx: &mut Re
     }
     if let Some(rule) = cfg.access.deny.first_match(method, rel) {
         ctx.rule = Some(format!("deny: {}", rule.text));
-        return Decision::Reject(Rejection::new(Reason::DeniedPath).detail(format!("deny rule `{}`", rule.text)));
+        return Decision::Reject(
+            Rejection::new(Reason::DeniedPath).detail(format!("deny rule `{}`", rule.text)),
+        );
     }
     if let Some(rule) = cfg.access.bypass.first_match(method, rel) {
         ctx.rule = Some(format!("bypass: {}", rule.text));

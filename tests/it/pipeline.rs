@@ -137,8 +137,7 @@ async fn gateway_tokens_off_refuses_gw_tokens_before_any_lookup() {
 #[tokio::test]
 async fn session_cookies_pass_through_and_off_are_stripped_and_the_caller_is_anonymous() {
     let cookie = "JSESSIONID=alice-session; seraph.rememberme.cookie=r; theme=dark";
-    let on = Setup::jira()
-        .without_identity_lookups().start().await;
+    let on = Setup::jira().without_identity_lookups().start().await;
     let r = on.get("/rest/api/2/myself").cookie(cookie).send().await;
     assert_eq!((r.status, r.header("x-ausername")), (200, Some("alice")));
     assert_eq!(
@@ -341,11 +340,7 @@ async fn the_context_path_is_stripped_once_before_rules_match() {
 #[tokio::test]
 async fn reserved_paths_are_never_forwarded() {
     let t = Setup::jira().with("[auth]\nenabled = false").start().await;
-    for path in [
-        "/_authgate",
-        "/_authgate/x",
-        "/%5Fauthgate/x",
-    ] {
+    for path in ["/_authgate", "/_authgate/x", "/%5Fauthgate/x"] {
         let r = t.get(path).send().await;
         assert_refused(&t, &r, 404, "not_found");
     }
@@ -480,10 +475,18 @@ async fn with_session_cookies_off_a_session_cookie_never_rides_along_another_cre
     // Neither the forwarded requests nor authgate's identity lookups (made with the caller's
     // credential first) may carry a product session cookie.
     let seen = t.jira.requests();
-    let forwarded: Vec<_> = seen.iter().filter(|r| r.header("x-request-id").is_some()).collect();
+    let forwarded: Vec<_> = seen
+        .iter()
+        .filter(|r| r.header("x-request-id").is_some())
+        .collect();
     assert_eq!(forwarded.len(), 2, "two forwarded calls");
     for r in &forwarded {
-        assert_eq!(r.header_values("cookie"), vec!["theme=dark"], "{}", r.target);
+        assert_eq!(
+            r.header_values("cookie"),
+            vec!["theme=dark"],
+            "{}",
+            r.target
+        );
     }
     for r in &seen {
         for c in r.header_values("cookie") {

@@ -12,8 +12,7 @@ fn is_identity_spelling(name: &str) -> bool {
 
 #[tokio::test]
 async fn a_request_is_forwarded_with_its_method_query_and_body_intact() {
-    let t = Setup::jira()
-        .without_identity_lookups().start().await;
+    let t = Setup::jira().without_identity_lookups().start().await;
     let body = br#"{"fields":{"summary":"changed"}}"#.to_vec();
     let r = t
         .call(
@@ -43,8 +42,7 @@ async fn a_request_is_forwarded_with_its_method_query_and_body_intact() {
 
 #[tokio::test]
 async fn an_upload_is_streamed_the_first_bytes_arrive_before_the_client_sent_the_last() {
-    let t = Setup::jira()
-        .without_identity_lookups().start().await;
+    let t = Setup::jira().without_identity_lookups().start().await;
     let mut first = t.jira.first_body_bytes();
     let auth = crate::support::gateway::basic("alice", "alice-pw");
     let upload = t

@@ -23,25 +23,67 @@ const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";
 fn classification_order() {
     assert_eq!(PAT.len(), 44);
     let cases: Vec<(HeaderMap, Result<Credential, Reason>)> = vec![
-        (h(&["Basic YWxpY2U6cHc="], None), Ok(Credential::Basic { username: "alice".into() })),
-        (h(&["basic YWxpY2U6cHc="], None), Ok(Credential::Basic { username: "alice".into() })),
-        (h(&["Bearer gw_abc"], None), Ok(Credential::GatewayToken("gw_abc".into()))),
-        (h(&[&format!("Bearer {JWT}")], None), Ok(Credential::Jwt(JWT.into()))),
-        (h(&[&format!("BEARER {JWT}")], None), Ok(Credential::Jwt(JWT.into()))),
-        (h(&["Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."], None), Ok(Credential::Jwt("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".into()))),
-        (h(&[&format!("Bearer {PAT}")], None), Ok(Credential::Pat(PAT.into()))),
-        (h(&["Bearer opaque-123"], None), Ok(Credential::Opaque("opaque-123".into()))),
+        (
+            h(&["Basic YWxpY2U6cHc="], None),
+            Ok(Credential::Basic {
+                username: "alice".into(),
+            }),
+        ),
+        (
+            h(&["basic YWxpY2U6cHc="], None),
+            Ok(Credential::Basic {
+                username: "alice".into(),
+            }),
+        ),
+        (
+            h(&["Bearer gw_abc"], None),
+            Ok(Credential::GatewayToken("gw_abc".into())),
+        ),
+        (
+            h(&[&format!("Bearer {JWT}")], None),
+            Ok(Credential::Jwt(JWT.into())),
+        ),
+        (
+            h(&[&format!("BEARER {JWT}")], None),
+            Ok(Credential::Jwt(JWT.into())),
+        ),
+        (
+            h(&["Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."], None),
+            Ok(Credential::Jwt(
+                "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".into(),
+            )),
+        ),
+        (
+            h(&[&format!("Bearer {PAT}")], None),
+            Ok(Credential::Pat(PAT.into())),
+        ),
+        (
+            h(&["Bearer opaque-123"], None),
+            Ok(Credential::Opaque("opaque-123".into())),
+        ),
         (h(&[], Some("JSESSIONID=abc")), Ok(Credential::Session)),
-        (h(&[], Some("a=b; seraph.rememberme.cookie=x")), Ok(Credential::Session)),
+        (
+            h(&[], Some("a=b; seraph.rememberme.cookie=x")),
+            Ok(Credential::Session),
+        ),
         (h(&[], Some("atlassian.xsrf.token=x")), Ok(Credential::None)),
         (h(&[], None), Ok(Credential::None)),
-        (h(&["Bearer a", "Bearer b"], None), Err(Reason::MalformedRequest)),
+        (
+            h(&["Bearer a", "Bearer b"], None),
+            Err(Reason::MalformedRequest),
+        ),
         (h(&["JWT abc"], None), Err(Reason::UnsupportedScheme)),
         (h(&["Digest x"], None), Err(Reason::UnsupportedScheme)),
         (h(&["Negotiate x"], None), Err(Reason::UnsupportedScheme)),
         (h(&["Bearer"], None), Err(Reason::MalformedToken)),
         (h(&["Bearer   "], None), Err(Reason::MalformedToken)),
-        (h(&[&format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1))], None), Err(Reason::MalformedToken)),
+        (
+            h(
+                &[&format!("Bearer {}", "a".repeat(MAX_TOKEN_BYTES + 1))],
+                None,
+            ),
+            Err(Reason::MalformedToken),
+        ),
     ];
     for (headers, want) in cases {
         let got = classify(&headers).map_err(|r| r.reason);
@@ -57,26 +99,98 @@ fn switches_table() {
         f(&mut s);
         s
     };
-    let basic = Credential::Basic { username: "a".into() };
+    let basic = Credential::Basic {
+        username: "a".into(),
+    };
     let r = |c: Credential, s: &AuthSwitches, restricted: bool, intro: bool| {
         decide(c, s, restricted, intro).map_err(|r| r.reason)
     };
-    assert_eq!(r(basic.clone(), &base, false, false), Ok(CredentialDecision::PassThrough(basic.clone())));
-    assert_eq!(r(basic.clone(), &with(&|s| s.disable_basic = true), false, false), Err(Reason::BasicDisabled));
+    assert_eq!(
+        r(basic.clone(), &base, false, false),
+        Ok(CredentialDecision::PassThrough(basic.clone()))
+    );
+    assert_eq!(
+        r(
+            basic.clone(),
+            &with(&|s| s.disable_basic = true),
+            false,
+            false
+        ),
+        Err(Reason::BasicDisabled)
+    );
     let gw = Credential::GatewayToken("gw_x".into());
-    assert_eq!(r(gw.clone(), &base, false, false), Ok(CredentialDecision::Authenticate(gw.clone())));
-    assert_eq!(r(gw, &with(&|s| s.gateway_tokens = false), false, false), Err(Reason::UnknownToken));
+    assert_eq!(
+        r(gw.clone(), &base, false, false),
+        Ok(CredentialDecision::Authenticate(gw.clone()))
+    );
+    assert_eq!(
+        r(gw, &with(&|s| s.gateway_tokens = false), false, false),
+        Err(Reason::UnknownToken)
+    );
     let pat = Credential::Pat(PAT.into());
-    assert_eq!(r(pat.clone(), &base, false, false), Ok(CredentialDecision::PassThrough(pat.clone())));
-    assert_eq!(r(pat, &with(&|s| s.allow_pat = false), false, false), Err(Reason::PatDisabled));
+    assert_eq!(
+        r(pat.clone(), &base, false, false),
+        Ok(CredentialDecision::PassThrough(pat.clone()))
+    );
+    assert_eq!(
+        r(pat, &with(&|s| s.allow_pat = false), false, false),
+        Err(Reason::PatDisabled)
+    );
     let op = Credential::Opaque("x".into());
-    assert_eq!(r(op.clone(), &base, false, false), Err(Reason::UnknownToken));
-    assert_eq!(r(op.clone(), &base, false, true), Ok(CredentialDecision::Authenticate(op.clone())));
-    assert_eq!(r(op.clone(), &with(&|s| s.allow_native_oauth = true), false, false), Ok(CredentialDecision::PassThrough(op)));
-    assert_eq!(r(Credential::Session, &base, false, false), Ok(CredentialDecision::PassThrough(Credential::Session)));
-    assert_eq!(r(Credential::Session, &with(&|s| s.allow_session_cookies = false), false, false), Ok(CredentialDecision::Anonymous));
-    assert_eq!(r(Credential::Session, &with(&|s| s.allow_session_cookies = false), true, false), Err(Reason::CredentialRequired));
-    assert_eq!(r(Credential::None, &base, false, false), Ok(CredentialDecision::Anonymous));
-    assert_eq!(r(Credential::None, &base, true, false), Err(Reason::CredentialRequired));
-    assert_eq!(r(Credential::None, &with(&|s| s.require_authentication = true), false, false), Err(Reason::CredentialRequired));
+    assert_eq!(
+        r(op.clone(), &base, false, false),
+        Err(Reason::UnknownToken)
+    );
+    assert_eq!(
+        r(op.clone(), &base, false, true),
+        Ok(CredentialDecision::Authenticate(op.clone()))
+    );
+    assert_eq!(
+        r(
+            op.clone(),
+            &with(&|s| s.allow_native_oauth = true),
+            false,
+            false
+        ),
+        Ok(CredentialDecision::PassThrough(op))
+    );
+    assert_eq!(
+        r(Credential::Session, &base, false, false),
+        Ok(CredentialDecision::PassThrough(Credential::Session))
+    );
+    assert_eq!(
+        r(
+            Credential::Session,
+            &with(&|s| s.allow_session_cookies = false),
+            false,
+            false
+        ),
+        Ok(CredentialDecision::Anonymous)
+    );
+    assert_eq!(
+        r(
+            Credential::Session,
+            &with(&|s| s.allow_session_cookies = false),
+            true,
+            false
+        ),
+        Err(Reason::CredentialRequired)
+    );
+    assert_eq!(
+        r(Credential::None, &base, false, false),
+        Ok(CredentialDecision::Anonymous)
+    );
+    assert_eq!(
+        r(Credential::None, &base, true, false),
+        Err(Reason::CredentialRequired)
+    );
+    assert_eq!(
+        r(
+            Credential::None,
+            &with(&|s| s.require_authentication = true),
+            false,
+            false
+        ),
+        Err(Reason::CredentialRequired)
+    );
 }

@@ -11,7 +11,10 @@ fn canon(target: &str) -> Result<String, Reason> {
 fn accepted_paths_and_their_canonical_form() {
     let cases = [
         ("/rest/api/2/issue/ABC-1", "/rest/api/2/issue/ABC-1"),
-        ("/rest/api/2/issue/ABC-1?fields=summary", "/rest/api/2/issue/ABC-1"),
+        (
+            "/rest/api/2/issue/ABC-1?fields=summary",
+            "/rest/api/2/issue/ABC-1",
+        ),
         ("/rest/api/2/%69ssue", "/rest/api/2/issue"),
         ("/rest/api/2/search%3fx", "/rest/api/2/search%3Fx"),
         ("/rest/api/2/user%20name", "/rest/api/2/user%20name"),
@@ -72,7 +75,9 @@ fn absolute_form_and_asterisk_are_refused_in_http1() {
     assert!(canonicalize(&Method::GET, &uri, Version::HTTP_2, "").is_ok());
     let star: Uri = "*".parse().unwrap();
     assert_eq!(
-        canonicalize(&Method::OPTIONS, &star, Version::HTTP_11, "").unwrap_err().reason,
+        canonicalize(&Method::OPTIONS, &star, Version::HTTP_11, "")
+            .unwrap_err()
+            .reason,
         Reason::BadPath
     );
 }
@@ -87,7 +92,10 @@ fn long_targets_are_414() {
 fn methods_never_allowed() {
     for m in ["TRACE", "TRACK", "CONNECT"] {
         let m = Method::from_bytes(m.as_bytes()).unwrap();
-        assert_eq!(check_method(&m).unwrap_err().reason, Reason::MethodNotAllowed);
+        assert_eq!(
+            check_method(&m).unwrap_err().reason,
+            Reason::MethodNotAllowed
+        );
     }
     assert!(check_method(&Method::GET).is_ok());
 }
@@ -97,7 +105,10 @@ fn context_path_is_stripped_once() {
     let c = |t: &str| {
         canonicalize(&Method::GET, &t.parse().unwrap(), Version::HTTP_11, "/jira").unwrap()
     };
-    assert_eq!(c("/jira/rest/api/2/myself").relative(), Some("/rest/api/2/myself"));
+    assert_eq!(
+        c("/jira/rest/api/2/myself").relative(),
+        Some("/rest/api/2/myself")
+    );
     assert_eq!(c("/jira").relative(), Some("/"));
     assert_eq!(c("/jira/jira/rest").relative(), Some("/jira/rest"));
     assert_eq!(c("/jirax/rest").relative(), None);

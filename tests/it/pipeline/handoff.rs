@@ -107,8 +107,7 @@ async fn service_account_mode_sets_the_configured_authorization_and_the_identity
 
 #[tokio::test]
 async fn pass_through_callers_keep_their_credentials_and_get_no_identity_header() {
-    let t = Setup::jira()
-        .without_identity_lookups().start().await;
+    let t = Setup::jira().without_identity_lookups().start().await;
     let bob = basic("bob", "bob-pw");
     let r = t
         .get("/rest/api/2/myself")
