@@ -5,6 +5,7 @@
 //! values and collects every error with its TOML path. Runtime code never re-parses strings.
 
 pub mod check;
+pub mod defaults;
 pub mod errors;
 mod parse;
 pub mod raw;
