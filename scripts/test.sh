@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain.
-# Installs what the tests need (PostgreSQL 15 for the audit and token stores) and runs every
-# test target. The tests start their own Postgres (as an unprivileged user, temp dir, free
+# Installs what the tests need (PostgreSQL 15 for the audit and token stores, Tomcat 10 for
+# the path differential) and runs every test target, then the Tomcat differential. The tests start their own Postgres (as an unprivileged user, temp dir, free
 # port) and their own loopback servers; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_BIN=/usr/lib/postgresql/15/bin
+need=()
 if [ ! -x "$PG_BIN/initdb" ] || ! command -v psql >/dev/null 2>&1; then
-  echo "installing PostgreSQL 15 (needed by the store tests)"
+  need+=(postgresql-15 postgresql-client-15)   # the audit and token store tests
+fi
+if [ ! -x /usr/share/tomcat10/bin/catalina.sh ]; then
+  need+=(tomcat10)                               # the path differential against Tomcat
+fi
+if ! command -v javac >/dev/null 2>&1; then
+  need+=(default-jdk-headless)                   # compiles the differential's servlet
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+  apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian starts a system Tomcat on :8080 when it installs the package; the tests never use it.
+  systemctl stop tomcat10 >/dev/null 2>&1 || service tomcat10 stop >/dev/null 2>&1 || true
 fi
 
 cargo test --all-targets --locked "$@"
 
-# The path differential against Tomcat (issue 8): needs the Debian tomcat10 package and javac;
-# skipped with a note where they are missing (set AUTHGATE_REQUIRE_TOMCAT=1 to make that fail).
-if [ -x /usr/share/tomcat10/bin/catalina.sh ] && command -v javac >/dev/null 2>&1; then
-  ./scripts/tomcat-diff.sh
-elif [ "${AUTHGATE_REQUIRE_TOMCAT:-0}" = 1 ]; then
-  echo "tomcat-diff: tomcat10 or javac missing (apt-get install tomcat10 default-jdk-headless)" >&2
-  exit 1
-else
-  echo "tomcat-diff: skipped (apt-get install tomcat10 default-jdk-headless to run it)"
-fi
+# The path differential against Tomcat (issue 8): every path authgate forwards must be the
+# path Tomcat resolves. Exits non-zero on any mismatch.
+./scripts/tomcat-diff.sh
