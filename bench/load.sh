@@ -9,6 +9,9 @@
 # stopped on exit. Runs in about 6–8 minutes (plus the first release build).
 #
 #   bench/load.sh [ROUNDS] [DURATION]      defaults: 2 rounds, 10s
+#   PROFILE=1 bench/load.sh                also records a CPU profile of authgate during the
+#                                          first "RS256 reused" run (perf, cpu-clock) and
+#                                          prints its top symbols to bench-profile.txt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -72,6 +75,7 @@ open(sys.argv[1], "w").write(json.dumps(body))
 PY
 mkdir -p "$WORK/www/rest/api/2/issue"
 cp "$WORK/issue.json" "$WORK/www/rest/api/2/issue/ABC-1"
+cp "$WORK/issue.json" "$WORK/www/rest/api/2/issue/BYPASS-1"
 cat > "$WORK/nginx-up.conf" <<NGX
 worker_processes 1;
 pid $WORK/nginx-up.pid;
@@ -224,12 +228,24 @@ for round in $(seq 1 "$ROUNDS"); do
     code=$(curl -s -o /dev/null -w '%{http_code}' ${h:+-H "$h"} "$url")
     CODES[$name]=$code
     args=(-t2 -c64 -d"$DURATION" --latency)
+    perf_pid=""
+    if [ "${PROFILE:-0}" = 1 ] && [ "$round" = 1 ] && [ "$name" = "authgate RS256 reused" ]; then
+      command -v perf >/dev/null || { apt-get install -y -qq linux-perf >/dev/null; }
+      perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$WORK/perf.data" >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
     if [ -n "$lua" ]; then
       out=$(TOKENS_FILE=$lua wrk "${args[@]}" -s "$WORK/rotate.lua" "$url")
     elif [ -n "$header" ]; then
       out=$(wrk "${args[@]}" -H "$header" "$url")
     else
       out=$(wrk "${args[@]}" "$url")
+    fi
+    if [ -n "$perf_pid" ]; then
+      kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+      perf report -i "$WORK/perf.data" --stdio --no-children --sort dso,symbol -g none --percent-limit 0.5 2>/dev/null \
+        | grep -v '^$' | head -80 > "$ROOT/bench-profile.txt" || true
+      echo "profile of the RS256 row: bench-profile.txt" >&2
     fi
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")

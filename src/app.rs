@@ -16,6 +16,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::state::{AppState, Runtime, Shared};
 
+/// How often recorded histogram samples are drained into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -129,14 +132,28 @@ impl Gateway {
             admin_listener,
             Arc::clone(&state),
             reload_fn,
-            wait(stop_rx),
+            wait(stop_rx.clone()),
         ));
+        // Histogram samples wait in the recorder until drained; drain them every few seconds
+        // so memory stays flat whether or not anyone scrapes /metrics.
+        let metrics = Arc::clone(&state.shared.metrics);
+        let upkeep_stop = wait(stop_rx);
+        let t3 = tokio::spawn(async move {
+            tokio::pin!(upkeep_stop);
+            let mut tick = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => metrics.upkeep(),
+                    _ = &mut upkeep_stop => break,
+                }
+            }
+        });
         Ok(Gateway {
             addr,
             admin_addr,
             state,
             stop,
-            tasks: vec![t1, t2],
+            tasks: vec![t1, t2, t3],
         })
     }
 

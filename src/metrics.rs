@@ -55,6 +55,13 @@ impl Metrics {
         Metrics { recorder, handle }
     }
 
+    /// Drains recorded histogram samples into their buckets. The recorder keeps every sample
+    /// until this runs (or `/metrics` is scraped), so the gateway calls it on a timer: without
+    /// it, memory grows with every request on an instance nobody scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         self.handle.render()
