@@ -26,8 +26,14 @@ if [ ${#need[@]} -gt 0 ]; then
   systemctl stop tomcat10 >/dev/null 2>&1 || service tomcat10 stop >/dev/null 2>&1 || true
 fi
 
-cargo test --all-targets --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --all-targets --locked "$@" 2>&1 | tee "$log"
 
 # The path differential against Tomcat (issue 8): every path authgate forwards must be the
 # path Tomcat resolves. Exits non-zero on any mismatch.
 ./scripts/tomcat-diff.sh
+
+# One closing line for the whole run (the per-binary lines above end with the examples' empty
+# harnesses, which would otherwise be the last word).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
