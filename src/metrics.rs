@@ -96,20 +96,23 @@ impl Metrics {
         status: u16,
         latency: Duration,
     ) {
-        self.count(
+        // Runs on every request: the static labels are borrowed, not copied into Strings.
+        let counter = Key::from_parts(
             "authgate_requests_total",
-            &[
-                ("outcome", outcome.to_string()),
-                ("reason", reason.to_string()),
-                ("status", status.to_string()),
+            vec![
+                Label::from_static_parts("outcome", outcome),
+                Label::from_static_parts("reason", reason),
+                Label::new("status", status.to_string()),
             ],
-            1,
         );
-        self.observe(
+        self.recorder.register_counter(&counter, &META).increment(1);
+        let histogram = Key::from_parts(
             "authgate_request_duration_seconds",
-            &[("outcome", outcome.to_string())],
-            latency,
+            vec![Label::from_static_parts("outcome", outcome)],
         );
+        self.recorder
+            .register_histogram(&histogram, &META)
+            .record(latency.as_secs_f64());
     }
 
     /// Time to the upstream's response head.
