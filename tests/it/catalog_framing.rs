@@ -46,7 +46,7 @@ async fn s01_s14_cl_plus_te_smuggling_reaches_the_upstream_as_one_request() {
     // S-14: the next client's request is not prefixed or altered.
     h.up.clear();
     let resp = h.get(P, &[]).await;
-    let s = h.assert_forwarded(&resp, P, None, "S-14");
+    let s = h.assert_forwarded(&resp, P, None, "S-14").await;
     assert_eq!(s.method, "GET");
 }
 
@@ -115,7 +115,9 @@ async fn s04_broken_chunks_never_reach_the_upstream_as_a_complete_request() {
     let req = "POST /status HTTP/1.1\r\nHost: jira.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\nhello\r\n0\r\n\r\n";
     let resp = h.raw(req.as_bytes()).await;
     if resp.status == 200 {
-        let s = h.assert_forwarded(&resp, "/status", None, "S-04 bare LF");
+        let s = h
+            .assert_forwarded(&resp, "/status", None, "S-04 bare LF")
+            .await;
         assert_eq!(&s.body[..], b"hello");
     } else {
         assert!(
@@ -127,7 +129,7 @@ async fn s04_broken_chunks_never_reach_the_upstream_as_a_complete_request() {
     }
     // No desync: the next request is clean.
     let resp = h.get(P, &[]).await;
-    h.assert_forwarded(&resp, P, None, "S-04 after");
+    h.assert_forwarded(&resp, P, None, "S-04 after").await;
 }
 
 #[tokio::test]
@@ -178,7 +180,8 @@ async fn s10_a_declared_body_over_the_limit_is_refused_unread() {
     .await;
     let req = "POST /status HTTP/1.1\r\nHost: jira.test\r\nContent-Length: 2147483648\r\nConnection: close\r\n\r\nxxxx";
     let resp = h.raw(req.as_bytes()).await;
-    h.assert_denied(&resp, 413, "body_too_large", "S-10 2 GB declared");
+    h.assert_denied(&resp, 413, "body_too_large", "S-10 2 GB declared")
+        .await;
     // An endless chunked body under the limit is cut at the cap: never forwarded whole.
     let mut req = b"POST /status HTTP/1.1\r\nHost: jira.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
     for _ in 0..64 {
@@ -187,7 +190,8 @@ async fn s10_a_declared_body_over_the_limit_is_refused_unread() {
         req.extend_from_slice(b"\r\n");
     }
     let resp = h.raw(&req).await;
-    h.assert_denied(&resp, 413, "body_too_large", "S-10 chunked over the limit");
+    h.assert_denied(&resp, 413, "body_too_large", "S-10 chunked over the limit")
+        .await;
     assert!(
         h.up.seen().is_empty(),
         "S-10: an over-limit body was forwarded whole"

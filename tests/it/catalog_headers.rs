@@ -8,7 +8,7 @@ use crate::support::harden::{token, Harness, IDENTITY, P, T};
 async fn h01_spoofed_identity_on_a_public_path_is_removed() {
     let h = Harness::catalog("").await;
     let resp = h.get(P, &["X-Forwarded-User: admin"]).await;
-    h.assert_forwarded(&resp, P, None, "H-01");
+    h.assert_forwarded(&resp, P, None, "H-01").await;
 }
 
 #[tokio::test]
@@ -21,7 +21,8 @@ async fn h03_underscore_and_case_variants_are_removed() {
         "X-FORWARDED-USER: admin",
     ] {
         let resp = h.get(P, &[hdr, "X-Forwarded-User: root"]).await;
-        h.assert_forwarded(&resp, P, None, &format!("H-03 {hdr}"));
+        h.assert_forwarded(&resp, P, None, &format!("H-03 {hdr}"))
+            .await;
     }
     // CONTRACT §4 strips the configured identity header in every spelling; other names
     // (`Remote-User`, `X-Remote-User`, `REMOTE_USER`) are not read by Jira's header
@@ -38,7 +39,9 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
             &["Connection: close, X-Forwarded-For, X-Forwarded-Proto, X-Request-Id"],
         )
         .await;
-    let seen = h.assert_forwarded(&resp, P, None, "H-04 Connection naming gateway headers");
+    let seen = h
+        .assert_forwarded(&resp, P, None, "H-04 Connection naming gateway headers")
+        .await;
     assert_eq!(seen.headers.get_all("x-forwarded-for").iter().count(), 1);
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
@@ -50,7 +53,8 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
         401,
         "credential_required",
         "H-04 Connection: Authorization",
-    );
+    )
+    .await;
     let resp = h
         .get(
             T,
@@ -65,7 +69,8 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
         401,
         "unsupported_scheme",
         "H-04 Connection: Authorization + Digest",
-    );
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -84,7 +89,7 @@ async fn h05_h06_hop_by_hop_and_h2c_upgrade_are_not_forwarded() {
             ],
         )
         .await;
-    let seen = h.assert_forwarded(&resp, P, None, "H-05");
+    let seen = h.assert_forwarded(&resp, P, None, "H-05").await;
     for name in [
         "keep-alive",
         "proxy-connection",
@@ -132,7 +137,7 @@ async fn h08_forwarding_headers_are_replaced() {
             ],
         )
         .await;
-    let seen = h.assert_forwarded(&resp, P, None, "H-08");
+    let seen = h.assert_forwarded(&resp, P, None, "H-08").await;
     assert_eq!(seen.headers.get_all("x-forwarded-for").iter().count(), 1);
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
@@ -160,7 +165,7 @@ async fn h12_bypass_keeps_the_callers_own_credentials() {
             ],
         )
         .await;
-    let seen = h.assert_forwarded(&resp, P, None, "H-12 public");
+    let seen = h.assert_forwarded(&resp, P, None, "H-12 public").await;
     assert_eq!(seen.headers["authorization"], "Basic YWxpY2U6YWxpY2UtcHc=");
 }
 
@@ -177,7 +182,8 @@ async fn h02_spoofed_identity_next_to_a_valid_token_is_replaced() {
         "X_Forwarded_User: admin",
     ] {
         let resp = h.get(T, &[&auth, spoof, "X-Forwarded-User: root"]).await;
-        h.assert_forwarded(&resp, T, Some("alice"), &format!("H-02 {spoof}"));
+        h.assert_forwarded(&resp, T, Some("alice"), &format!("H-02 {spoof}"))
+            .await;
     }
 }
 
@@ -188,7 +194,8 @@ async fn h04_connection_naming_the_identity_header_does_not_lose_it() {
     let resp = h
         .get(T, &[&auth, "Connection: close, X-Forwarded-User"])
         .await;
-    h.assert_forwarded(&resp, T, Some("alice"), "H-04 Connection: X-Forwarded-User");
+    h.assert_forwarded(&resp, T, Some("alice"), "H-04 Connection: X-Forwarded-User")
+        .await;
 }
 
 #[tokio::test]
@@ -211,7 +218,8 @@ async fn h09_h11_hostile_usernames_are_refused() {
             401,
             "username_invalid",
             &format!("H-09..H-11 {name:?}"),
-        );
+        )
+        .await;
     }
 }
 
@@ -228,7 +236,9 @@ async fn h12_authgate_authenticated_callers_lose_their_other_credentials() {
             ],
         )
         .await;
-    let seen = h.assert_forwarded(&resp, T, Some("alice"), "H-12 protected");
+    let seen = h
+        .assert_forwarded(&resp, T, Some("alice"), "H-12 protected")
+        .await;
     assert!(
         !seen.headers.contains_key("authorization"),
         "H-12: Authorization forwarded"

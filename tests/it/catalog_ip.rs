@@ -28,11 +28,13 @@ async fn n01_n02_spoofed_forwarding_headers_are_ignored_without_a_trusted_proxy(
         "X-Client-IP: 127.0.0.1",
     ] {
         let resp = from(&h, "127.0.0.9", P, &[hdr]).await;
-        h.assert_denied(&resp, 403, "ip_denied", &format!("N-01/N-02 {hdr}"));
+        h.assert_denied(&resp, 403, "ip_denied", &format!("N-01/N-02 {hdr}"))
+            .await;
     }
     // The allowed peer itself passes (the bypassed public path is an API path: guarded).
     let resp = from(&h, "127.0.0.1", P, &[]).await;
-    h.assert_forwarded(&resp, P, None, "N-01 allowed peer");
+    h.assert_forwarded(&resp, P, None, "N-01 allowed peer")
+        .await;
 }
 
 #[tokio::test]
@@ -45,7 +47,7 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
         &["X-Forwarded-For: 127.0.0.1, 127.0.0.9"],
     )
     .await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-03");
+    h.assert_denied(&resp, 403, "ip_denied", "N-03").await;
     let resp = from(
         &h,
         "127.0.0.3",
@@ -53,7 +55,8 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
         &["X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 127.0.0.9"],
     )
     .await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-04 two lines");
+    h.assert_denied(&resp, 403, "ip_denied", "N-04 two lines")
+        .await;
     // Reversed lines: the rightmost entry is now the allowed one.
     let resp = from(
         &h,
@@ -62,7 +65,7 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
         &["X-Forwarded-For: 127.0.0.9", "X-Forwarded-For: 127.0.0.1"],
     )
     .await;
-    let seen = h.assert_forwarded(&resp, P, None, "N-04 reversed");
+    let seen = h.assert_forwarded(&resp, P, None, "N-04 reversed").await;
     // The trusted peer's chain is kept and the peer appended (CONTRACT §4).
     assert_eq!(
         seen.headers["x-forwarded-for"],
@@ -76,7 +79,8 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
         &["X-Forwarded-For: 127.0.0.1, 127.0.0.3"],
     )
     .await;
-    h.assert_forwarded(&resp, P, None, "N-03 trusted hop skipped");
+    h.assert_forwarded(&resp, P, None, "N-03 trusted hop skipped")
+        .await;
 }
 
 #[tokio::test]
@@ -85,7 +89,7 @@ async fn n05_a_trusted_proxy_without_xff_is_judged_by_its_own_address() {
     // in `ip.allow`, so everyone behind it is refused (the catalog's preferred outcome).
     let h = Harness::catalog(ALLOW_1_TP).await;
     let resp = from(&h, "127.0.0.3", P, &[]).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-05");
+    h.assert_denied(&resp, 403, "ip_denied", "N-05").await;
 }
 
 #[tokio::test]
@@ -106,7 +110,8 @@ async fn n06_malformed_entries_at_the_deciding_position_are_denied() {
         "127.0.0.1/32",
     ] {
         let resp = from(&h, "127.0.0.3", P, &[&format!("X-Forwarded-For: {entry}")]).await;
-        h.assert_denied(&resp, 403, "ip_denied", &format!("N-06 {entry:?}"));
+        h.assert_denied(&resp, 403, "ip_denied", &format!("N-06 {entry:?}"))
+            .await;
     }
     // Surrounding spaces are list whitespace, not part of the address.
     let resp = from(
@@ -116,11 +121,12 @@ async fn n06_malformed_entries_at_the_deciding_position_are_denied() {
         &["X-Forwarded-For: 127.0.0.9 ,  127.0.0.1 "],
     )
     .await;
-    h.assert_forwarded(&resp, P, None, "N-06 spaces");
+    h.assert_forwarded(&resp, P, None, "N-06 spaces").await;
     // 1 000 entries: bounded parsing; the rightmost decides.
     let long = format!("X-Forwarded-For: {}127.0.0.1", "127.0.0.9, ".repeat(999));
     let resp = from(&h, "127.0.0.3", P, &[&long]).await;
-    h.assert_forwarded(&resp, P, None, "N-06 1000 entries");
+    h.assert_forwarded(&resp, P, None, "N-06 1000 entries")
+        .await;
     // A 60 KB line does not fit the head limit: hyper's 431, nothing forwarded.
     let huge = format!("X-Forwarded-For: {}127.0.0.1", "1".repeat(60_000));
     let resp = from(&h, "127.0.0.3", P, &[&huge]).await;
@@ -142,13 +148,15 @@ async fn n07_ipv4_mapped_ipv6_peers_compare_as_ipv4() {
         return;
     };
     let resp = crate::support::harden::raw(target, get_text(P, &[]).as_bytes()).await;
-    h.assert_forwarded(&resp, P, None, "N-07 mapped allowed");
+    h.assert_forwarded(&resp, P, None, "N-07 mapped allowed")
+        .await;
     // Deny-list variant: an allow-list that excludes 127.0.0.1 still excludes its mapped form.
     let Some((h, target)) = mapped("[ip]\nallow = [\"127.0.0.2/32\"]\n").await else {
         return;
     };
     let resp = crate::support::harden::raw(target, get_text(P, &[]).as_bytes()).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-07 mapped denied");
+    h.assert_denied(&resp, 403, "ip_denied", "N-07 mapped denied")
+        .await;
 }
 
 #[tokio::test]
@@ -162,24 +170,28 @@ async fn n08_cidr_edges() {
     ] {
         let resp = from(&h, src, P, &[]).await;
         if ok {
-            h.assert_forwarded(&resp, P, None, &format!("N-08 {src}"));
+            h.assert_forwarded(&resp, P, None, &format!("N-08 {src}"))
+                .await;
         } else {
-            h.assert_denied(&resp, 403, "ip_denied", &format!("N-08 {src}"));
+            h.assert_denied(&resp, 403, "ip_denied", &format!("N-08 {src}"))
+                .await;
         }
     }
     // Host bits set in the config are masked (documented in ip_filter::parse_net).
     let h = Harness::catalog("[ip]\nallow = [\"127.0.0.5/30\"]\n").await;
     let resp = from(&h, "127.0.0.4", P, &[]).await;
-    h.assert_forwarded(&resp, P, None, "N-08 masked");
+    h.assert_forwarded(&resp, P, None, "N-08 masked").await;
 }
 
 #[tokio::test]
 async fn n10_the_ip_check_comes_before_any_token_work() {
     let h = Harness::catalog(ALLOW_1).await;
     let resp = from(&h, "127.0.0.9", T, &["Authorization: Bearer not.a.token"]).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-10 bad token");
+    h.assert_denied(&resp, 403, "ip_denied", "N-10 bad token")
+        .await;
     let resp = from(&h, "127.0.0.9", T, &["Authorization: Digest x"]).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-10 unsupported scheme");
+    h.assert_denied(&resp, 403, "ip_denied", "N-10 unsupported scheme")
+        .await;
 }
 
 #[tokio::test]
@@ -187,11 +199,14 @@ async fn n11_public_and_non_api_paths_follow_ip_scope() {
     // scope = "api" (default): a non-API path is not guarded; the bypassed API path is.
     let h = Harness::catalog(ALLOW_1).await;
     let resp = from(&h, "127.0.0.9", "/status", &[]).await;
-    h.assert_forwarded(&resp, "/status", None, "N-11 /status scope=api");
+    h.assert_forwarded(&resp, "/status", None, "N-11 /status scope=api")
+        .await;
     let resp = from(&h, "127.0.0.9", P, &[]).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-11 P scope=api");
+    h.assert_denied(&resp, 403, "ip_denied", "N-11 P scope=api")
+        .await;
     // scope = "all": every path is guarded.
     let h = Harness::catalog("[ip]\nallow = [\"127.0.0.1/32\"]\nscope = \"all\"\n").await;
     let resp = from(&h, "127.0.0.9", "/status", &[]).await;
-    h.assert_denied(&resp, 403, "ip_denied", "N-11 /status scope=all");
+    h.assert_denied(&resp, 403, "ip_denied", "N-11 /status scope=all")
+        .await;
 }

@@ -58,7 +58,8 @@ async fn ambiguous_paths_are_refused_with_bad_path() {
             assert!(h.up.seen().is_empty(), "{case}: nothing forwarded");
             continue;
         }
-        h.assert_denied(&resp, 400, "bad_path", &format!("{case} {target}"));
+        h.assert_denied(&resp, 400, "bad_path", &format!("{case} {target}"))
+            .await;
     }
 }
 
@@ -69,7 +70,7 @@ async fn p10_a_raw_fragment_is_never_forwarded_beyond_what_was_checked() {
     let h = Harness::catalog("").await;
     let resp = h.get("/rest/api/2/serverInfo#/../issue/ABC-1", &[]).await;
     if resp.status == 200 {
-        h.assert_forwarded(&resp, P, None, "P-10");
+        h.assert_forwarded(&resp, P, None, "P-10").await;
     } else {
         assert_eq!(resp.status, 400, "P-10: {}", resp.text);
         assert!(h.up.seen().is_empty(), "P-10: nothing forwarded");
@@ -80,7 +81,8 @@ async fn p10_a_raw_fragment_is_never_forwarded_beyond_what_was_checked() {
 async fn p11_p12_query_and_rewrite_headers_do_not_widen_the_bypass() {
     let h = Harness::catalog("").await;
     let resp = h.get(&format!("{T}?x={P}"), &[]).await;
-    h.assert_denied(&resp, 401, "credential_required", "P-11");
+    h.assert_denied(&resp, 401, "credential_required", "P-11")
+        .await;
     for hdr in [
         "X-Forwarded-Uri: /rest/api/2/serverInfo",
         "X-Original-URL: /rest/api/2/serverInfo",
@@ -88,7 +90,8 @@ async fn p11_p12_query_and_rewrite_headers_do_not_widen_the_bypass() {
         "X-Forwarded-Prefix: /rest/api/2/serverInfo",
     ] {
         let resp = h.get(T, &[hdr]).await;
-        h.assert_denied(&resp, 401, "credential_required", &format!("P-12 {hdr}"));
+        h.assert_denied(&resp, 401, "credential_required", &format!("P-12 {hdr}"))
+            .await;
     }
 }
 
@@ -101,16 +104,18 @@ async fn p13_no_trimming_before_matching() {
         "/rest/api/2/serverInfox",
     ] {
         let resp = h.get(target, &[]).await;
-        h.assert_denied(&resp, 401, "credential_required", &format!("P-13 {target}"));
+        h.assert_denied(&resp, 401, "credential_required", &format!("P-13 {target}"))
+            .await;
     }
     // `%09` is a control byte: refused as a path before any rule.
     let resp = h.get("/rest/api/2/serverInfo%09", &[]).await;
-    h.assert_denied(&resp, 400, "bad_path", "P-13 %09");
+    h.assert_denied(&resp, 400, "bad_path", "P-13 %09").await;
     // CONTRACT §2 (rules): "a single trailing `/` on the request path is ignored for
     // matching" (JAX-RS serves both forms), so `P/` is public and forwarded as `P/` — the
     // catalog prefers exact-only; the contract wins.
     let resp = h.get("/rest/api/2/serverInfo/", &[]).await;
-    h.assert_forwarded(&resp, "/rest/api/2/serverInfo/", None, "P-13 P/");
+    h.assert_forwarded(&resp, "/rest/api/2/serverInfo/", None, "P-13 P/")
+        .await;
 }
 
 #[tokio::test]
@@ -118,13 +123,15 @@ async fn p14_case_changes_are_not_the_public_path() {
     let h = Harness::catalog("").await;
     // A case change of the protected path under /rest is still protected.
     let resp = h.get("/rest/api/2/SERVERINFO", &[]).await;
-    h.assert_denied(&resp, 401, "credential_required", "P-14 SERVERINFO");
+    h.assert_denied(&resp, 401, "credential_required", "P-14 SERVERINFO")
+        .await;
     // `/REST/...` is outside `api_paths = ["/rest/**"]` (matched case-sensitively), so
     // CONTRACT §3.1 step 4 forwards it untouched as a non-API path; Tomcat's servlet mapping
     // is case-sensitive too, so Jira answers 404 and no API is reached. The catalog expects
     // 401; the contract wins. It goes with no identity header.
     let resp = h.get("/REST/api/2/issue/ABC-1", &[]).await;
-    h.assert_forwarded(&resp, "/REST/api/2/issue/ABC-1", None, "P-14 /REST");
+    h.assert_forwarded(&resp, "/REST/api/2/issue/ABC-1", None, "P-14 /REST")
+        .await;
 }
 
 #[tokio::test]
@@ -133,10 +140,11 @@ async fn unreserved_escapes_are_decoded_and_forwarded_canonical() {
     // decoded, so `/rest/api/2/serverInfo` written with escapes is the public path.
     let h = Harness::catalog("").await;
     let resp = h.get("/rest/api/2/server%49nfo", &[]).await;
-    h.assert_forwarded(&resp, P, None, "P-00 %49");
+    h.assert_forwarded(&resp, P, None, "P-00 %49").await;
     // Reserved escapes stay encoded (upper-case hex) and still need a credential.
     let resp = h.get("/rest/api/2/issue/ABC%2D1", &[]).await;
-    h.assert_denied(&resp, 401, "credential_required", "P-00 T with %2D");
+    h.assert_denied(&resp, 401, "credential_required", "P-00 T with %2D")
+        .await;
 }
 
 #[tokio::test]
@@ -145,13 +153,16 @@ async fn p18_absolute_form_and_p20_asterisk_are_refused() {
     let resp = h
         .get("http://jira.internal/rest/api/2/issue/ABC-1", &[])
         .await;
-    h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form");
+    h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form")
+        .await;
     let resp = h
         .get("http://jira.internal/rest/api/2/serverInfo", &[])
         .await;
-    h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form to P");
+    h.assert_denied(&resp, 400, "bad_path", "P-18 absolute-form to P")
+        .await;
     let resp = h.send("OPTIONS", "*", &[]).await;
-    h.assert_denied(&resp, 400, "bad_path", "P-20 OPTIONS *");
+    h.assert_denied(&resp, 400, "bad_path", "P-20 OPTIONS *")
+        .await;
 }
 
 #[tokio::test]
@@ -182,7 +193,8 @@ async fn p21_a_70_kb_target_is_refused() {
     assert!(h.up.seen().is_empty());
     let target = format!("{P}?q={}", "a".repeat(9_000));
     let resp = h.get(&target, &[]).await;
-    h.assert_denied(&resp, 414, "target_too_long", "P-21 9 KB");
+    h.assert_denied(&resp, 414, "target_too_long", "P-21 9 KB")
+        .await;
 }
 
 #[tokio::test]
@@ -190,10 +202,11 @@ async fn p26_a_public_get_is_not_a_public_post() {
     let h = Harness::catalog("").await;
     for m in ["POST", "PUT", "DELETE", "PATCH"] {
         let resp = h.send(m, P, &["Content-Length: 0"]).await;
-        h.assert_denied(&resp, 401, "credential_required", &format!("P-26 {m} P"));
+        h.assert_denied(&resp, 401, "credential_required", &format!("P-26 {m} P"))
+            .await;
     }
     let resp = h.get(P, &[]).await;
-    h.assert_forwarded(&resp, P, None, "P-26 GET P");
+    h.assert_forwarded(&resp, P, None, "P-26 GET P").await;
 }
 
 #[test]

@@ -398,8 +398,9 @@ impl Harness {
         Harness::start_on(listener, "", &fixture(extra)).await
     }
 
-    /// Asserts a deny: `status`, the machine `reason` in the body, and nothing upstream.
-    pub fn assert_denied(&self, resp: &RawResponse, status: u16, reason: &str, case: &str) {
+    /// Asserts a deny (the catalog's three oracles, §0.2): `status` and the machine `reason`
+    /// in the body, nothing upstream, and one audit row `deny`/`reason` for the request id.
+    pub async fn assert_denied(&self, resp: &RawResponse, status: u16, reason: &str, case: &str) {
         assert_eq!(
             resp.status, status,
             "{case}: status; response:\n{}",
@@ -415,12 +416,17 @@ impl Harness {
             seen.is_empty(),
             "{case}: a denied request reached the upstream: {seen:?}"
         );
+        self.assert_audited(resp, Some(("deny", reason)), None, case)
+            .await;
     }
 
     /// Asserts a forward: 200 from the upstream, which saw exactly one request with
-    /// `target`, and exactly one identity header equal to `user` (none when `user` is None).
+    /// `target`, and exactly one identity header equal to `user` (none when `user` is None);
+    /// and the audit row: `allow`/`authenticated` for `user`, `allow`/`bypass` for an
+    /// anonymous API call (the fixture's only anonymous forwards are bypass rules), no row for
+    /// a path outside `/rest/` (CONTRACT §7: non-API requests that pass are not audited).
     /// Clears the recorder for the next case.
-    pub fn assert_forwarded(
+    pub async fn assert_forwarded(
         &self,
         resp: &RawResponse,
         target: &str,
@@ -449,6 +455,53 @@ impl Harness {
             ),
         }
         self.up.clear();
+        let expected = match user {
+            Some(_) => Some(("allow", "authenticated")),
+            None if target.starts_with("/rest/") => Some(("allow", "bypass")),
+            None => None,
+        };
+        self.assert_audited(resp, expected, user, case).await;
         s
+    }
+
+    /// The audit oracle: the row for the response's `X-Request-Id` has `decision`/`reason`
+    /// (and `username` when given), or there is no row when `expected` is None. The writer
+    /// is flushed first, so the row is in the database when this reads it.
+    pub async fn assert_audited(
+        &self,
+        resp: &RawResponse,
+        expected: Option<(&str, &str)>,
+        username: Option<&str>,
+        case: &str,
+    ) {
+        let rid = resp
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("{case}: no X-Request-Id on the answer:\n{}", resp.text));
+        let shared = &self.gw.state.shared;
+        shared.audit.flush().await;
+        let filter = authgate::audit::store::Filter {
+            limit: authgate::audit::store::MAX_LIMIT,
+            ..Default::default()
+        };
+        let page = authgate::audit::Store::new(&shared.db)
+            .query(&filter)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: audit query failed: {e}"));
+        let rows: Vec<_> = page.events.iter().filter(|e| e.request_id == rid).collect();
+        match expected {
+            None => assert!(rows.is_empty(), "{case}: unexpected audit rows {rows:?}"),
+            Some((decision, reason)) => {
+                assert_eq!(rows.len(), 1, "{case}: audit rows for {rid}: {rows:?}");
+                let row = rows[0];
+                assert_eq!(
+                    (row.decision.as_str(), row.reason.as_str(), row.status),
+                    (decision, reason, resp.status),
+                    "{case}: audit row {row:?}"
+                );
+                if let Some(u) = username {
+                    assert_eq!(row.username.as_deref(), Some(u), "{case}: audit username");
+                }
+            }
+        }
     }
 }
