@@ -12,6 +12,13 @@
 #   PROFILE=1 bench/load.sh                also records a CPU profile of authgate during the
 #                                          first "RS256 reused" run (perf, cpu-clock) and
 #                                          prints its top symbols to bench-profile.txt
+#   ONLY='bypass|RS256 reused' bench/load.sh   measures only the authgate rows whose name
+#                                          matches (direct and the floor always run)
+#   GW_THREADS=1 bench/load.sh             authgate's worker threads (default 2)
+#
+# Besides req/s and latency, the table shows CPU µs per request of the proxy under test
+# (user + system time of its processes over the run, divided by the requests wrk completed):
+# unlike req/s it does not depend on how the 2 cores are shared with wrk and the upstream.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -183,7 +190,7 @@ GW_TOKEN=$("$BIN" token create -c "$WORK/a.toml" --user bench-user --name bench 
 start_gw() { # name admin_port
   local t0 t1
   t0=$(date +%s%N)
-  AUTHGATE_WORKER_THREADS=2 "$BIN" run -c "$WORK/$1.toml" > "$WORK/$1.log" 2>&1 &
+  AUTHGATE_WORKER_THREADS=${GW_THREADS:-2} "$BIN" run -c "$WORK/$1.toml" > "$WORK/$1.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 200); do
@@ -212,6 +219,15 @@ ROWS=(
   "authgate RS256 + rate limit + audit SQLite|http://127.0.0.1:$P_B/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_B"
   "authgate RS256 + rate limit + audit Postgres|http://127.0.0.1:$P_C/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_C"
 )
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for row in "${ROWS[@]}"; do
+    name=${row%%|*}
+    if [ "$name" = direct ] || [ "$name" = "nginx floor" ] || [[ $name =~ $ONLY ]]; then kept+=("$row"); fi
+  done
+  ROWS=("${kept[@]}")
+fi
+FLOOR_PIDS=$(pgrep -P "$(cat "$WORK/nginx-floor.pid")" | tr '\n' ' ')
 cp "$ROOT/bench/rotate.lua" "$WORK/rotate.lua"
 # The 10 000 rotating tokens are sent once before measuring? No: the first round pays the
 # verifications, which is what a fleet of distinct clients costs; later rounds hit the cache.
@@ -219,7 +235,10 @@ cp "$ROOT/bench/rotate.lua" "$WORK/rotate.lua"
 to_ms() { # "1.23ms" / "456.00us" / "1.02s" -> ms
   awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n=n/1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n=n*1000; printf "%.3f", n }'
 }
-declare -A RPS P50 P99 CODES
+# user + system clock ticks of the given pids
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo "$t"; }
+TICK=$(getconf CLK_TCK)
+declare -A RPS P50 P99 CODES CPU
 for round in $(seq 1 "$ROUNDS"); do
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name url header lua pid <<<"$row"
@@ -229,6 +248,13 @@ for round in $(seq 1 "$ROUNDS"); do
     CODES[$name]=$code
     args=(-t2 -c64 -d"$DURATION" --latency)
     perf_pid=""
+    case "$name" in
+      "nginx floor") cpu_pids=$FLOOR_PIDS ;;
+      direct) cpu_pids="" ;;
+      *) cpu_pids=$pid ;;
+    esac
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $cpu_pids)
     if [ "${PROFILE:-0}" = 1 ] && [ "$round" = 1 ] && [ "$name" = "authgate RS256 reused" ]; then
       command -v perf >/dev/null || { apt-get install -y -qq linux-perf >/dev/null; }
       perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$WORK/perf.data" >/dev/null 2>&1 &
@@ -247,28 +273,34 @@ for round in $(seq 1 "$ROUNDS"); do
         | grep -v '^$' | head -80 > "$ROOT/bench-profile.txt" || true
       echo "profile of the RS256 row: bench-profile.txt" >&2
     fi
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $cpu_pids)
+    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu=$(awk -v d=$(( t1 - t0 )) -v n="$reqs" -v hz="$TICK" 'BEGIN { if (n > 0 && d > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
+    [ -z "$cpu_pids" ] && cpu="-"
+    CPU[$name]="${CPU[$name]:-} $cpu"
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
     p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
     non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     [ -n "$non2xx" ] && CODES[$name]="$code ($non2xx non-2xx)"
     RPS[$name]="${RPS[$name]:-} $rps"; P50[$name]="${P50[$name]:-} $p50"; P99[$name]="${P99[$name]:-} $p99"
-    echo "round $round: $name: $rps req/s p50 ${p50}ms p99 ${p99}ms (status ${CODES[$name]})" >&2
+    echo "round $round: $name: $rps req/s p50 ${p50}ms p99 ${p99}ms cpu ${cpu}us/req (status ${CODES[$name]})" >&2
   done
 done
 
-mean() { echo "$1" | awk '{s=0; for(i=1;i<=NF;i++) s+=$i; printf "%.2f", s/NF}'; }
+mean() { echo "$1" | awk '{s=0; n=0; for(i=1;i<=NF;i++) if ($i != "-") { s+=$i; n++ } if (n) printf "%.2f", s/n; else print "-"}'; }
 peak_rss() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
 D=$(mean "${RPS[direct]}"); F=$(mean "${RPS[nginx floor]}")
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(uname -r); wrk -t2 -c64 -d$DURATION, $ROUNDS rounds interleaved"
 echo "authgate start to ready (local keys): ${START_A} ms; idle RSS: $(awk -v k="$IDLE_RSS_A" 'BEGIN{printf "%.1f", k/1024}') MiB"
-printf '| %-46s | %10s | %8s | %8s | %8s | %8s | %9s | %s\n' target req/s "p50 ms" "p99 ms" "x direct" "x floor" "peak RSS" status
-printf '|%s|\n' "------------------------------------------------|------------|----------|----------|----------|----------|-----------|-------"
+printf '| %-46s | %10s | %8s | %8s | %8s | %8s | %11s | %9s | %s\n' target req/s "p50 ms" "p99 ms" "x direct" "x floor" "CPU µs/req" "peak RSS" status
+printf '|%s|\n' "------------------------------------------------|------------|----------|----------|----------|----------|-------------|-----------|-------"
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name url header lua pid <<<"$row"
   r=$(mean "${RPS[$name]}"); p5=$(mean "${P50[$name]}"); p9=$(mean "${P99[$name]}")
   rd=$(awk -v a="$r" -v b="$D" 'BEGIN{printf "%.2f", a/b}'); rf=$(awk -v a="$r" -v b="$F" 'BEGIN{printf "%.2f", a/b}')
   rss="-"; [ -n "$pid" ] && rss="$(peak_rss "$pid") MiB"
-  printf '| %-46s | %10s | %8s | %8s | %8s | %8s | %9s | %s\n' "$name" "$r" "$p5" "$p9" "$rd" "$rf" "$rss" "${CODES[$name]}"
+  printf '| %-46s | %10s | %8s | %8s | %8s | %8s | %11s | %9s | %s\n' "$name" "$r" "$p5" "$p9" "$rd" "$rf" "$(mean "${CPU[$name]}")" "$rss" "${CODES[$name]}"
 done

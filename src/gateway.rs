@@ -131,7 +131,9 @@ pub async fn handle(
         rate.apply(response.headers_mut());
     }
     if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
-        response.headers_mut().insert("x-request-id", v);
+        response
+            .headers_mut()
+            .insert(crate::headers::X_REQUEST_ID, v);
     }
     let status = response.status().as_u16();
     let (parts, body) = response.into_parts();
@@ -165,11 +167,6 @@ impl Finish {
             Some(r) => ("deny", r.as_str()),
             None => ("allow", allow_reason(ctx)),
         };
-        let client_ip = ctx
-            .client_ip
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| ctx.peer.ip().to_canonical().to_string());
         let shared = &self.state.shared;
         shared
             .metrics
@@ -179,6 +176,27 @@ impl Finish {
                 .metrics
                 .upstream(std::time::Duration::from_micros(us));
         }
+        // One audit row per API request, and per request refused before its path was known
+        // to be non-API (CONTRACT §7).
+        let early = matches!(
+            self.reason,
+            Some(
+                Reason::BadPath
+                    | Reason::MethodNotAllowed
+                    | Reason::IpDenied
+                    | Reason::TargetTooLong
+            )
+        );
+        let audited = (ctx.is_api || early || self.reason.is_some()) && shared.audit.is_enabled();
+        let logged = tracing::enabled!(target: "access", tracing::Level::INFO);
+        if !audited && !logged {
+            return;
+        }
+        let client_ip = ctx
+            .client_ip
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| ctx.peer.ip().to_canonical().to_string());
         tracing::info!(
             target: "access",
             request_id = %ctx.request_id,
@@ -194,18 +212,7 @@ impl Finish {
             user = ctx.username.as_deref().unwrap_or(""),
             detail = ctx.detail.as_deref().unwrap_or(""),
         );
-        // One audit row per API request, and per request refused before its path was known
-        // to be non-API (CONTRACT §7).
-        let early = matches!(
-            self.reason,
-            Some(
-                Reason::BadPath
-                    | Reason::MethodNotAllowed
-                    | Reason::IpDenied
-                    | Reason::TargetTooLong
-            )
-        );
-        if ctx.is_api || early || self.reason.is_some() {
+        if audited {
             shared.audit.record(AuditEvent {
                 ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
                 request_id: ctx.request_id.clone(),

@@ -9,18 +9,26 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::pipeline::credential::PRODUCT_COOKIES;
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones), parsed once.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+/// The headers authgate sets on every forwarded request (the client's copies go first).
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = header::FORWARDED;
+/// The request id header, on the forwarded request and on the answer.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// True when `name` is `identity` spelled with any case and `_` or `-`.
 pub fn is_identity_variant(name: &HeaderName, identity: &HeaderName) -> bool {
@@ -40,19 +48,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let mut named: Vec<HeaderName> = Vec::new();
     for v in headers.get_all(header::CONNECTION) {
         if let Ok(s) = v.to_str() {
-            for token in s.split(',') {
-                if let Ok(n) = HeaderName::from_bytes(token.trim().to_ascii_lowercase().as_bytes())
-                {
-                    named.push(n);
-                }
-            }
+            // `HeaderName::from_bytes` folds case itself.
+            named.extend(
+                s.split(',')
+                    .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok()),
+            );
         }
     }
     if headers.contains_key(header::TRANSFER_ENCODING) {
         headers.remove(header::CONTENT_LENGTH);
     }
-    for h in HOP_BY_HOP {
-        headers.remove(*h);
+    for h in &HOP_BY_HOP {
+        headers.remove(h);
     }
     for n in named {
         headers.remove(n);
@@ -78,7 +85,13 @@ pub fn strip_identity(headers: &mut HeaderMap, identity: &HeaderName) {
 
 /// Removes the product's session cookies from every `Cookie` header, keeping the others.
 pub fn strip_product_cookies(headers: &mut HeaderMap) {
-    if !headers.contains_key(header::COOKIE) {
+    let is_product =
+        |kv: &str| PRODUCT_COOKIES.contains(&kv.split('=').next().unwrap_or("").trim());
+    let any_product = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| v.to_str().map_or(true, |s| s.split(';').any(is_product)));
+    if !any_product {
         return;
     }
     let kept: Vec<String> = headers
@@ -87,10 +100,7 @@ pub fn strip_product_cookies(headers: &mut HeaderMap) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|s| s.split(';'))
         .map(str::trim)
-        .filter(|kv| {
-            let name = kv.split('=').next().unwrap_or("").trim();
-            !kv.is_empty() && !PRODUCT_COOKIES.contains(&name)
-        })
+        .filter(|kv| !kv.is_empty() && !is_product(kv))
         .map(str::to_string)
         .collect();
     headers.remove(header::COOKIE);
@@ -114,7 +124,7 @@ pub fn set_forwarded(
     let peer = peer.to_canonical().to_string();
     let xff = if peer_trusted {
         let prior: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
@@ -126,19 +136,19 @@ pub fn set_forwarded(
     } else {
         peer
     };
-    headers.remove("x-forwarded-for");
-    headers.remove("x-forwarded-proto");
-    headers.remove("x-forwarded-host");
-    headers.remove("forwarded");
+    headers.remove(&X_FORWARDED_FOR);
+    headers.remove(&X_FORWARDED_PROTO);
+    headers.remove(&X_FORWARDED_HOST);
+    headers.remove(&FORWARDED);
     if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
+        headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     if let Some(h) = host {
-        headers.insert("x-forwarded-host", h);
+        headers.insert(X_FORWARDED_HOST, h);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert("x-request-id", v);
+        headers.insert(X_REQUEST_ID, v);
     }
 }
 

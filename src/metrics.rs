@@ -3,9 +3,11 @@
 //! Owns: metric names and labels, and rendering `/metrics`. Stages report through the
 //! methods here so every name is written once.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
 use std::time::Duration;
 
-use metrics::{Key, Label, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, Label, Metadata, Recorder};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// Buckets for latency histograms, in seconds (100 µs … 30 s).
@@ -16,10 +18,33 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 static META: Metadata<'static> = Metadata::new("authgate", metrics::Level::INFO, None);
 
-/// The metrics registry.
+/// The metrics registry, and the handles of the per-request series (looked up once, then
+/// reused: building a `Key` and finding it in the registry on every request costs more than
+/// the increment).
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    requests: RwLock<HashMap<(&'static str, &'static str, u16), Counter>>,
+    cache_lookups: RwLock<HashMap<(&'static str, bool), Counter>>,
+    duration_allow: Histogram,
+    duration_deny: Histogram,
+    upstream_duration: Histogram,
+}
+
+/// The handle in `map` for `k`, registered with `make` the first time.
+fn cached<K: std::hash::Hash + Eq + Copy>(
+    map: &RwLock<HashMap<K, Counter>>,
+    k: K,
+    make: impl FnOnce() -> Counter,
+) -> Counter {
+    if let Some(c) = map.read().ok().and_then(|m| m.get(&k).cloned()) {
+        return c;
+    }
+    let c = make();
+    if let Ok(mut m) = map.write() {
+        m.entry(k).or_insert_with(|| c.clone());
+    }
+    c
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,7 +77,24 @@ impl Metrics {
             .expect("buckets are non-empty")
             .build_recorder();
         let handle = recorder.handle();
-        Metrics { recorder, handle }
+        let histogram = |name: &'static str, labels: Vec<Label>| {
+            recorder.register_histogram(&Key::from_parts(name, labels), &META)
+        };
+        let duration = |outcome: &'static str| {
+            histogram(
+                "authgate_request_duration_seconds",
+                vec![Label::from_static_parts("outcome", outcome)],
+            )
+        };
+        Metrics {
+            duration_allow: duration("allow"),
+            duration_deny: duration("deny"),
+            upstream_duration: histogram("authgate_upstream_duration_seconds", Vec::new()),
+            requests: RwLock::default(),
+            cache_lookups: RwLock::default(),
+            recorder,
+            handle,
+        }
     }
 
     /// Drains recorded histogram samples into their buckets. The recorder keeps every sample
@@ -96,37 +138,43 @@ impl Metrics {
         status: u16,
         latency: Duration,
     ) {
-        // Runs on every request: the static labels are borrowed, not copied into Strings.
-        let counter = Key::from_parts(
-            "authgate_requests_total",
-            vec![
-                Label::from_static_parts("outcome", outcome),
-                Label::from_static_parts("reason", reason),
-                Label::new("status", status.to_string()),
-            ],
-        );
-        self.recorder.register_counter(&counter, &META).increment(1);
-        let histogram = Key::from_parts(
-            "authgate_request_duration_seconds",
-            vec![Label::from_static_parts("outcome", outcome)],
-        );
-        self.recorder
-            .register_histogram(&histogram, &META)
-            .record(latency.as_secs_f64());
+        cached(&self.requests, (outcome, reason, status), || {
+            let key = Key::from_parts(
+                "authgate_requests_total",
+                vec![
+                    Label::from_static_parts("outcome", outcome),
+                    Label::from_static_parts("reason", reason),
+                    Label::new("status", status.to_string()),
+                ],
+            );
+            self.recorder.register_counter(&key, &META)
+        })
+        .increment(1);
+        let histogram = if outcome == "allow" {
+            &self.duration_allow
+        } else {
+            &self.duration_deny
+        };
+        histogram.record(latency.as_secs_f64());
     }
 
     /// Time to the upstream's response head.
     pub fn upstream(&self, latency: Duration) {
-        self.observe("authgate_upstream_duration_seconds", &[], latency);
+        self.upstream_duration.record(latency.as_secs_f64());
     }
 
     /// A cache lookup (`cache` = `jwt`, `introspection`, `groups`, `gateway_token`…).
     pub fn cache(&self, cache: &'static str, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.count(
-            "authgate_cache_lookups_total",
-            &[("cache", cache.to_string()), ("result", result.to_string())],
-            1,
-        );
+        cached(&self.cache_lookups, (cache, hit), || {
+            let key = Key::from_parts(
+                "authgate_cache_lookups_total",
+                vec![
+                    Label::from_static_parts("cache", cache),
+                    Label::from_static_parts("result", if hit { "hit" } else { "miss" }),
+                ],
+            );
+            self.recorder.register_counter(&key, &META)
+        })
+        .increment(1);
     }
 }

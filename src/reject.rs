@@ -279,7 +279,7 @@ impl Rejection {
             rate.apply(h);
         }
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            h.insert("x-request-id", v);
+            h.insert(crate::headers::X_REQUEST_ID, v);
         }
         resp
     }

@@ -218,7 +218,10 @@ pub async fn serve(
         let builders = Arc::clone(&builders);
         let svc = service_fn(move |req| {
             let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(crate::gateway::handle(state, req, peer, proto).await) }
+            // Boxed: the request future is about 7 KB (every stage's state), and hyper moves
+            // an unboxed service future around by value.
+            let handled = Box::pin(crate::gateway::handle(state, req, peer, proto));
+            async move { Ok::<_, Infallible>(handled.await) }
         });
         let timeout = settings.header_timeout;
         let watcher = graceful.watcher();

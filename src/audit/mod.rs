@@ -218,6 +218,11 @@ impl AuditSink {
         Ok(AuditSink::Writer(Arc::new(writer::Handle::start(opts)?)))
     }
 
+    /// False for `audit.enabled = false` (callers skip building events nobody keeps).
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self, AuditSink::Off)
+    }
+
     /// Hands one event off; never waits (queue, else spool file, else counted drop).
     pub fn record(&self, event: AuditEvent) {
         match self {

@@ -172,7 +172,7 @@ pub fn candidates<'k>(jws: &Compact<'_>, keys: &'k [VerifyKey]) -> Vec<&'k Verif
 }
 
 /// Checks the signature with the first fitting key that verifies it. The signature must be
-/// non-empty; `jsonwebtoken`'s crypto provider does the arithmetic.
+/// non-empty; [`super::crypto::verify`] does the arithmetic.
 pub fn verify_signature<'k>(
     jws: &Compact<'_>,
     keys: &'k [VerifyKey],
@@ -184,17 +184,28 @@ pub fn verify_signature<'k>(
     if fitting.is_empty() {
         return Err(JwsError::BadSignature(no_key(jws)));
     }
-    for key in fitting {
-        if let Ok(true) = jsonwebtoken::crypto::verify(
-            jws.signature_b64,
-            jws.signing_input.as_bytes(),
-            key.decoding(),
-            jws.alg,
-        ) {
-            return Ok(key);
-        }
+    first_verifying(jws, fitting)
+        .ok_or_else(|| JwsError::BadSignature("signature does not verify".into()))
+}
+
+/// The first of `fitting` whose signature check passes; `None` for an empty or undecodable
+/// signature.
+pub fn first_verifying<K: std::borrow::Borrow<VerifyKey>>(
+    jws: &Compact<'_>,
+    fitting: impl IntoIterator<Item = K>,
+) -> Option<K> {
+    if jws.signature_b64.is_empty() {
+        return None;
     }
-    Err(JwsError::BadSignature("signature does not verify".into()))
+    let signature = URL_SAFE_NO_PAD.decode(jws.signature_b64).ok()?;
+    fitting.into_iter().find(|key| {
+        super::crypto::verify(
+            jws.alg,
+            key.borrow(),
+            jws.signing_input.as_bytes(),
+            &signature,
+        )
+    })
 }
 
 /// The sentence for "no key fits".

@@ -3,7 +3,7 @@
 //! Owns: [`VerifyKey`] (a `jsonwebtoken::DecodingKey` plus its type, `kid` and optional own
 //! `alg`), loading from a PEM public key (RSA, EC P-256/P-384, Ed25519), from the key of an
 //! X.509 certificate (expiry reported), from a JWK, and from an HMAC secret. Every key is
-//! checked once when loaded: RSA at least 2048 bits with a sane exponent and no ROCA
+//! checked once when loaded: RSA of 2048–8192 bits with a sane exponent and no ROCA
 //! fingerprint, EC points on their curve, Ed25519 points valid, HMAC secrets at least as long
 //! as the hash. The `alg` a token may use with a key is decided by [`VerifyKey::fits`].
 
@@ -19,6 +19,9 @@ use x509_parser::public_key::{PublicKey, RSAPublicKey};
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3).
 pub const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus accepted: the verifier (ring) stops there, and a bigger key would
+/// only make every uncached verification slower.
+pub const MAX_RSA_BITS: usize = 8192;
 
 /// What a key is, which decides the algorithms it can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +330,11 @@ fn rsa_key(n: &[u8], e: &[u8]) -> Result<VerifyKey, KeyError> {
     if bits < MIN_RSA_BITS {
         return err(format!(
             "RSA key of {bits} bits: at least {MIN_RSA_BITS} are required"
+        ));
+    }
+    if bits > MAX_RSA_BITS {
+        return err(format!(
+            "RSA key of {bits} bits: at most {MAX_RSA_BITS} are supported"
         ));
     }
     let exponent = if e.len() <= 8 {

@@ -5,11 +5,12 @@
 //! provider whose `issuer` equals its `iss`; with no jwt provider at all the introspection
 //! provider checks JWTs too; opaque tokens go to introspection), and the verified-token
 //! cache in front of it all. The only way to a [`Principal`] for a bearer token is through
-//! here. Submodules: `jws` (JOSE layer), `keys`, `jwks`, `jwt`, `claims`, `introspection`,
+//! here. Submodules: `jws` (JOSE layer), `crypto` (signature arithmetic, ring), `keys`, `jwks`, `jwt`, `claims`, `introspection`,
 //! `cache`, `fetch` (IdP HTTP), `trace` (the `test-token` report).
 
 pub mod cache;
 pub mod claims;
+pub mod crypto;
 pub mod fetch;
 pub mod introspection;
 pub mod jwks;

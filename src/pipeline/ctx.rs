@@ -109,7 +109,7 @@ impl RequestCtx {
 
 /// The client's request id if it is 1–128 characters of `A-Za-z0-9._-`, else a new one.
 pub fn request_id(headers: &http::HeaderMap) -> String {
-    if let Some(v) = headers.get("x-request-id") {
+    if let Some(v) = headers.get(&crate::headers::X_REQUEST_ID) {
         let b = v.as_bytes();
         if !b.is_empty()
             && b.len() <= 128
