@@ -300,6 +300,9 @@ fn c08_a_cleartext_idp_endpoint_off_loopback_warns() {
 
 #[test]
 fn c09_an_rsa_key_under_2048_bits_refuses_to_start() {
+    // Key files are read when the gateway is built (`run`, reload); `check-config` checks the
+    // file without reading them (the example config names an illustrative `keys/idp.pem`),
+    // so it does not see this fault: a known gap, reported, not asserted here.
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("authgate.toml");
     let key = keys().join("test-rsa-1024.pub.pem");
