@@ -260,11 +260,7 @@ fn check_upstream(
             .unwrap_or("")
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.to_canonical().is_loopback());
-        if !loopback {
+        if !is_loopback_host(host) {
             warnings.push(format!(
                 "upstream.identity.mode = \"header\" with upstream {host}: the product trusts the identity header, so it must be reachable only through authgate (firewall it)"
             ));
@@ -334,6 +330,14 @@ fn check_auth(r: &RawAuth, e: &mut ConfigErrors) -> Option<AuthSwitches> {
         require_authentication: r.require_authentication,
         resolve_passthrough_identity: r.resolve_passthrough_identity,
     })
+}
+
+/// `localhost` or a loopback address (brackets already removed).
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn http_url(path: &str, v: &str, e: &mut ConfigErrors) -> Option<String> {

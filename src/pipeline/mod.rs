@@ -179,6 +179,14 @@ async fn run_stages(
     // 1–5: path, reserved, ip_filter, scope, credential (see `prevalidate`).
     let (canonical, decided) =
         match prevalidate(&rt.config, rt.authn.has_introspection(), parts, ctx)? {
+            // An API call forwarded while authentication is on is a `bypass` match: nobody
+            // is identified, but it is still an API call, limited per client IP (stage 8),
+            // so a public endpoint is no open flood path to the product.
+            Prevalidated::Done(Outcome::Forward(h)) if ctx.is_api && rt.config.auth.enabled => {
+                ctx.stage = Stage::RateLimit;
+                ctx.rate = rt.limiter.check(None, ctx)?;
+                return Ok(Outcome::Forward(h));
+            }
             Prevalidated::Done(outcome) => return Ok(outcome),
             Prevalidated::Checked { canonical, decided } => (canonical, decided),
         };

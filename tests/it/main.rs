@@ -11,7 +11,8 @@
 //! - `authz`, `rate_limit` — issue 5: group rules, pass-through identity, rate limits.
 //! - `audit_gateway` — audit end to end through a running gateway and `/admin/audit`.
 //! - `hostile`  — issue 8: hostile clients (slowloris, floods, oversized heads, HTTP/2 attacks).
-//! - `catalog_*` — issue 8: the attack catalog (research/security.md §P, §N, §H, §S, §M).
+//! - `catalog_*` — issue 8: the attack catalog (research/security.md §P, §N, §H, §S, §M,
+//!   §R, §A, §C).
 //! - `fuzz_regressions` — issue 8: replays `fuzz/regressions/*` through the fuzz harnesses.
 //! - `cli`      — the binary on bad input (one sentence, exit 1) and `--help`.
 //! - `config`   — every file under `config/` loads; the example documents every key.
@@ -32,6 +33,9 @@ mod authn_introspection;
 mod authn_jwks;
 mod authn_wycheproof;
 mod authz;
+mod catalog_audit;
+mod catalog_audit_db;
+mod catalog_config;
 mod catalog_framing;
 mod catalog_headers;
 mod catalog_introspection;
@@ -42,6 +46,7 @@ mod catalog_jwt_sources;
 mod catalog_keys;
 mod catalog_methods;
 mod catalog_paths;
+mod catalog_rate;
 mod fuzz_regressions;
 mod hostile;
 mod pipeline;

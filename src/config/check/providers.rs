@@ -31,6 +31,16 @@ fn is_hmac(a: Algorithm) -> bool {
     matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
+/// The host of an `http://` URL that is not loopback.
+fn cleartext_host(url: &str) -> Option<String> {
+    let u = url.parse::<http::Uri>().ok()?;
+    if u.scheme_str() != Some("http") {
+        return None;
+    }
+    let host = u.host()?.trim_start_matches('[').trim_end_matches(']');
+    (!is_loopback_host(host)).then(|| host.to_string())
+}
+
 fn dotted(path: &str, v: &str, e: &mut ConfigErrors) -> Option<Vec<String>> {
     let parts: Vec<String> = v.split('.').map(str::to_string).collect();
     if v.is_empty() || parts.iter().any(String::is_empty) {
@@ -116,6 +126,31 @@ pub(super) fn check_providers(
                 None
             }
         };
+        // Tokens (introspection) or keys (JWKS, discovery) in clear text over the network:
+        // allowed (an IdP behind a mesh sidecar), but said loudly (catalog C-08).
+        let fetched = match &kind {
+            Some(ProviderKind::Jwt {
+                key: KeySource::JwksUrl(u),
+                ..
+            }) => Some(("jwks_url", u, "the signing keys")),
+            Some(ProviderKind::Jwt {
+                key: KeySource::DiscoveryUrl(u),
+                ..
+            }) => Some(("discovery_url", u, "the signing keys")),
+            Some(ProviderKind::Introspection { url, .. }) => Some((
+                "introspection_url",
+                url,
+                "every token and the client secret",
+            )),
+            _ => None,
+        };
+        if let Some((key, url, what)) = fetched {
+            if let Some(host) = cleartext_host(url) {
+                warnings.push(format!(
+                    "{p}.{key}: http:// to {host} sends {what} in clear text; use https:// (plain http is meant for a loopback IdP)"
+                ));
+            }
+        }
         if let Some(ProviderKind::Jwt { issuer, .. }) = &kind {
             if !issuers.insert(issuer.clone()) {
                 e.push(
