@@ -266,16 +266,16 @@ pub fn groups(
     claims: &Map<String, Value>,
     settings: &ProviderSettings,
     trace: &mut Trace,
-) -> Vec<String> {
+) -> Result<Vec<String>, Rejection> {
     let Some(path) = &settings.groups_claim else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let dotted = path.join(".");
     let clean = |s: &str| !s.is_empty() && !s.chars().any(forbidden_char);
     let out = match lookup(claims, path) {
         None | Some(Value::Null) => {
             trace.info("groups", format!("claim `{dotted}` absent: no groups"));
-            return Vec::new();
+            return Ok(Vec::new());
         }
         Some(Value::String(s)) if clean(s) => vec![s.clone()],
         Some(Value::Array(items))
@@ -287,17 +287,23 @@ pub fn groups(
                 .collect()
         }
         Some(other) => {
-            let kind = json_kind(other);
-            tracing::warn!(provider = %settings.name, claim = %dotted, shape = kind, "groups claim has an unexpected shape; no groups used");
-            trace.fail(
-                "groups",
-                format!("claim `{dotted}` is {kind}: no groups used"),
-            );
-            return Vec::new();
+            // Refused, not read as "no groups": with `read_only_groups` and no
+            // `allowed_groups`, "no groups" would be read-write, so a member of a read-only
+            // group could write by sending a groups claim of the wrong shape.
+            let kind = match other {
+                Value::Array(items) if items.len() > MAX_GROUPS => "an array of over 1000 groups",
+                Value::Array(_) => "an array with a non-string or empty member",
+                Value::String(_) => "a string with control characters",
+                v => json_kind(v),
+            };
+            let why = format!("claim `{dotted}` is {kind}");
+            trace.fail("groups", why.clone());
+            return Err(Rejection::new(Reason::MalformedToken)
+                .detail(format!("{}: groups {why}", settings.name)));
         }
     };
     trace.pass("groups", format!("{out:?}"));
-    out
+    Ok(out)
 }
 
 fn json_kind(v: &Value) -> &'static str {

@@ -221,7 +221,7 @@ impl Introspector {
         }
         claims::check_audience(answer, &self.settings.audiences, false, trace)?;
         let username = claims::username(answer, &self.settings, trace)?;
-        let groups = claims::groups(answer, &self.settings, trace);
+        let groups = claims::groups(answer, &self.settings, trace)?;
         let exp = claims::numeric_date(answer, "exp")?.map(claims::system_time);
         Ok(Principal::new(
             username,

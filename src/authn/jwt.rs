@@ -196,7 +196,7 @@ impl JwtProvider {
         let until = claims::check_times(claims, &self.settings, now, true, trace)?;
         claims::check_audience(claims, &self.settings.audiences, true, trace)?;
         let username = claims::username(claims, &self.settings, trace)?;
-        let groups = claims::groups(claims, &self.settings, trace);
+        let groups = claims::groups(claims, &self.settings, trace)?;
         let exp = claims::numeric_date(claims, "exp")?.map(claims::system_time);
         let principal = Principal::new(
             username,

@@ -303,17 +303,30 @@ async fn username_and_groups_shapes() {
     refused(&a, &user(json!("a".repeat(10_000))), Reason::MalformedToken).await; // > 8 KiB token
     let p = check(&a, &user(json!("alice@example.com"))).await.unwrap();
     assert_eq!(p.username(), "alice");
-    // Groups: a single string is one group; other shapes give no groups (never an error).
+    // Groups: a single string is one group, null is no groups; any other shape is refused
+    // (read as "no groups" it would be read-write for a member of a read-only group).
+    for bad in [
+        json!(["jira-users", 7]),
+        json!([["jira-users"]]),
+        json!({"jira-users": true}),
+        json!(["jira-users", ""]),
+        json!(["jira\nusers"]),
+        json!(vec!["g"; 1001]),
+    ] {
+        refused(
+            &a,
+            &t(claims_with(json!({"groups": bad}))),
+            Reason::MalformedToken,
+        )
+        .await;
+    }
     for (groups, want) in [
         (
             json!("jira-users, jira-administrators"),
             vec!["jira-users, jira-administrators"],
         ),
         (json!(["a", "b"]), vec!["a", "b"]),
-        (json!(["jira-users", 7]), vec![]),
-        (json!([["jira-users"]]), vec![]),
         (json!(null), vec![]),
-        (json!({"jira-users": true}), vec![]),
     ] {
         let p = check(
             &a,

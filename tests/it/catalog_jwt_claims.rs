@@ -295,15 +295,24 @@ async fn j39_groups_claim_type_confusion_never_grants() {
     let t = rs(claims_with(json!({"groups": "jira-users"})));
     allow_token(&h, &t, "alice", "J-39 one string = one group").await;
     for groups in [
-        json!(["jira-users", 7]),
-        json!([["jira-users"]]),
         json!(null), // removed by claims_with: the claim is missing
-        json!({"jira-users": true}),
         json!("jira-users,jira-admins"),
     ] {
         let t = rs(claims_with(json!({ "groups": groups })));
         let resp = h.get(T, &[&bearer(&t)]).await;
         h.assert_denied(&resp, 403, "group_denied", &format!("J-39 {groups}"))
+            .await;
+    }
+    // A claim of the wrong shape is refused outright (it was once read as "no groups").
+    for groups in [
+        json!(["jira-users", 7]),
+        json!([["jira-users"]]),
+        json!({"jira-users": true}),
+        json!(7),
+    ] {
+        let t = rs(claims_with(json!({ "groups": groups })));
+        let resp = h.get(T, &[&bearer(&t)]).await;
+        h.assert_denied(&resp, 401, "malformed_token", &format!("J-39 {groups}"))
             .await;
     }
     // An explicit null (serde_json would drop it from `claims_with`).
@@ -320,6 +329,40 @@ async fn j39_groups_claim_type_confusion_never_grants() {
         json!({"groups": ["jira-users", "jira-readonly", 7]}),
     ));
     let resp = h.send("POST", T, &[&bearer(&t), "Content-Length: 0"]).await;
-    h.assert_denied(&resp, 403, "group_denied", "J-39 read-only malformed")
+    h.assert_denied(&resp, 401, "malformed_token", "J-39 read-only malformed")
+        .await;
+}
+
+/// J-39 without `allowed_groups`: only `read_only_groups` stands between a read-only member
+/// and a write. A malformed groups claim used to count as "no groups", which is read-write:
+/// a POST with `groups: ["jira-readonly", 7]` was forwarded (found by this suite).
+#[tokio::test]
+async fn j39_a_malformed_groups_claim_never_escapes_read_only() {
+    let p = jwt_provider(&key_file("test-rsa-a.pub.pem"), &["RS256"], "");
+    let rest = format!(
+        "[auth]\nrequire_authentication = true\nresolve_passthrough_identity = false\n\n{p}\n[groups]\nsource = \"claim\"\n\n[access]\nread_only_groups = [\"jira-readonly\"]\n"
+    );
+    let h = start(&rest, &clock()).await;
+    let post = |t: &str| {
+        let auth = bearer(t);
+        let h = &h;
+        async move { h.send("POST", T, &[&auth, "Content-Length: 0"]).await }
+    };
+    let t = rs(claims_with(json!({"groups": ["jira-readonly", 7]})));
+    let resp = post(&t).await;
+    h.assert_denied(
+        &resp,
+        401,
+        "malformed_token",
+        "J-39 malformed, no allowed_groups",
+    )
+    .await;
+    let t = rs(claims_with(json!({"groups": ["jira-readonly"]})));
+    let resp = post(&t).await;
+    h.assert_denied(&resp, 403, "read_only", "J-39 well-formed read-only member")
+        .await;
+    let t = rs(claims_with(json!({"groups": ["jira-developers"]})));
+    let resp = post(&t).await;
+    h.assert_forwarded(&resp, T, Some("alice"), "J-39 read-write member")
         .await;
 }
