@@ -192,7 +192,6 @@ start_gw() { # name admin_port
   t0=$(date +%s%N)
   AUTHGATE_WORKER_THREADS=${GW_THREADS:-2} "$BIN" run -c "$WORK/$1.toml" > "$WORK/$1.log" 2>&1 &
   local pid=$!
-  PIDS+=("$pid")
   for _ in $(seq 1 200); do
     curl -fs "http://127.0.0.1:$2/readyz" >/dev/null 2>&1 && break
     sleep 0.01
@@ -203,6 +202,8 @@ start_gw() { # name admin_port
 read -r PID_A START_A < <(start_gw a "$P_A_ADM")
 read -r PID_B _ < <(start_gw b "$P_B_ADM")
 read -r PID_C _ < <(start_gw c "$P_C_ADM")
+# start_gw runs in a subshell: its PIDS+= is lost, so the gateways are recorded here.
+PIDS+=("$PID_A" "$PID_B" "$PID_C")
 sleep 0.5
 IDLE_RSS_A=$(awk '/VmRSS/ {print $2}' /proc/$PID_A/status)
 

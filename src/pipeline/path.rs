@@ -4,7 +4,10 @@
 //! differently from us — `;`, encoded `/` `\` NUL `%`, dot segments, `//`, `${`, WEB-INF —
 //! and producing the canonical string that rules are matched on AND that is forwarded, so
 //! what was authorized is exactly what the product dispatches (research/atlassian.md §5).
-//! Unreserved escapes are decoded; every other escape is kept, with upper-case hex.
+//! Escapes of bytes a path segment may hold literally (RFC 3986 `pchar`: unreserved,
+//! sub-delims, `:` and `@`) are decoded, so every spelling Tomcat reads as the same path has
+//! one canonical form here too (`/a%40b` is `/a@b`, and a rule naming `/a@b` matches both);
+//! every other escape is kept, with upper-case hex.
 
 use http::{Method, Uri, Version};
 
@@ -61,6 +64,16 @@ fn hex(b: u8) -> Option<u8> {
 
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// True for a byte that means the same in a path segment escaped or not: unreserved,
+/// sub-delims other than `;` (refused anyway), `:` and `@`.
+fn is_literal_pchar(b: u8) -> bool {
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+        )
 }
 
 /// Canonicalizes the request target of `uri` (see the module doc), with `context_path`
@@ -139,7 +152,7 @@ pub fn canonicalize(
             b'%' if encoded => return Err(bad("encoded `%` in path")),
             _ => {}
         }
-        if encoded && !is_unreserved(byte) {
+        if encoded && !is_literal_pchar(byte) {
             out.push('%');
             out.push(char::from(b"0123456789ABCDEF"[(byte >> 4) as usize]));
             out.push(char::from(b"0123456789ABCDEF"[(byte & 15) as usize]));

@@ -224,3 +224,34 @@ fn p26_public_lists_refuse_wildcards_inside_segments_and_odd_shapes() {
         );
     }
 }
+
+#[tokio::test]
+async fn p00_escaped_sub_delims_and_at_signs_are_one_path_for_the_rules() {
+    // Tomcat decodes `%40` to `@` (and `%3A`, `%2B`, `%21`… likewise) before dispatching, so
+    // a rule written with the literal character must match every spelling. Before the
+    // canonical form decoded them, `deny = ["…/a@b"]` was walked around with `a%40b`.
+    let h = Harness::start(
+        "",
+        r#"
+[access]
+deny = ["/rest/api/2/user/a@b", "/rest/api/2/x:y+z!"]
+"#,
+    )
+    .await;
+    for target in [
+        "/rest/api/2/user/a@b",
+        "/rest/api/2/user/a%40b",
+        "/rest/api/2/x%3Ay%2Bz%21",
+        "/rest/api/2/x%3ay+z!",
+    ] {
+        let resp = h.get(target, &[]).await;
+        h.assert_denied(&resp, 403, "denied_path", &format!("P-00 {target}"))
+            .await;
+    }
+    // Forwarded in the canonical (decoded) spelling, which is what the rules saw.
+    let resp = h.get("/rest/api/2/user/a%40c%2Cd", &[]).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let seen = h.up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].target, "/rest/api/2/user/a@c,d");
+}
