@@ -34,6 +34,13 @@ use crate::metrics::Metrics;
 const MAX_BATCH: usize = 5000;
 /// The writer looks at the queue and the spool at least this often.
 const TICK: Duration = Duration::from_millis(200);
+/// After the first queued event, the writer waits this long for more before it writes
+/// (unless [`LINGER_ROWS`] are already there): one transaction per handful of rows cost the
+/// database more than the rows themselves under load (measured: CPU per request fell from
+/// 71 to ~45 µs with SQLite). Rows reach the database at most this much later.
+const LINGER: Duration = Duration::from_millis(25);
+/// Rows that end the linger early.
+const LINGER_ROWS: usize = 1000;
 /// Longest wait between two attempts to reach an unreachable database.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Spool chunks replayed before the writer looks at the queue again.
@@ -286,7 +293,9 @@ async fn blocking<T: Send + 'static>(
 
 impl Writer {
     async fn run(mut self) {
-        let mut buf = Vec::with_capacity(MAX_BATCH);
+        // Grows to what a batch really holds (5000 `Rec`s up front would be ~2.6 MB per
+        // batch, allocated and touched on every write).
+        let mut buf = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -300,12 +309,26 @@ impl Writer {
                         self.flush().await;
                         return;
                     }
-                    let batch = std::mem::replace(&mut buf, Vec::with_capacity(MAX_BATCH));
+                    self.linger(&mut buf).await;
+                    let batch = std::mem::take(&mut buf);
                     self.write(batch).await;
                 }
                 _ = tokio::time::sleep(TICK) => {}
             }
             self.housekeeping().await;
+        }
+    }
+
+    /// Collects more queued events into `buf` for up to [`LINGER`], or until it holds
+    /// [`LINGER_ROWS`] (or the queue is closed).
+    async fn linger(&mut self, buf: &mut Vec<Rec>) {
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while buf.len() < LINGER_ROWS {
+            let room = MAX_BATCH - buf.len();
+            match tokio::time::timeout_at(deadline, self.rx.recv_many(buf, room)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
         }
     }
 
