@@ -231,7 +231,7 @@ mod tests {
                 .collect();
             assert_eq!(insert(&pool, &recs).await.expect("insert"), size as u64);
         }
-        let mut conn = pool.acquire().await.expect("connection");
+        let conn = pool.acquire().await.expect("connection");
         assert_eq!(conn.cached_statements_size(), 0);
     }
 }
