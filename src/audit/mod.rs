@@ -14,6 +14,7 @@
 //! Query-string redaction happens before an event is built (`gateway::redact_query`).
 
 mod jsonlog;
+mod options;
 pub mod retention;
 mod spool;
 pub mod store;
@@ -26,9 +27,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+pub use options::WriterOptions;
 pub use retention::{Policy, Report};
 pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};
-pub use writer::WriterOptions;
 
 /// One audit row (field names as in CONTRACT §7).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

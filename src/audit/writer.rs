@@ -12,7 +12,6 @@
 //! Events are lost only when the spool disk fails, or when the database refuses a row
 //! outright (after the batch is retried row by row): both are counted and logged.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +20,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::jsonlog::JsonLog;
-use super::retention::{self, Policy};
+use super::options::WriterOptions;
+use super::retention;
 use super::spool::Spool;
 use super::store::{is_unreachable, Store};
 use super::{AuditError, AuditEvent, AuditStats, Rec};
-use crate::clock::SharedClock;
-use crate::config::{AuditLog, AuditSettings};
 use crate::db::Db;
 use crate::metrics::Metrics;
 
@@ -49,56 +47,6 @@ const CHUNKS_PER_ROUND: usize = 8;
 const STATE_OK: u8 = 0;
 const STATE_SPOOLING: u8 = 1;
 const STATE_DISK_FAILED: u8 = 2;
-
-/// How to start the writer.
-#[derive(Debug, Clone)]
-pub struct WriterOptions {
-    /// Queue capacity (`audit.queue`).
-    pub queue: usize,
-    /// `audit.spool_dir`.
-    pub spool_dir: PathBuf,
-    /// `audit.log`.
-    pub log: AuditLog,
-    /// The database.
-    pub db: Db,
-    /// Metrics registry.
-    pub metrics: Arc<Metrics>,
-    /// Clock (retention).
-    pub clock: SharedClock,
-    /// Apply migrations before the first insert (they could not be applied at start).
-    pub migrate_first: bool,
-    /// Retention rules and period; `None` runs no scheduler.
-    pub retention: Option<(Policy, Duration)>,
-}
-
-impl WriterOptions {
-    /// Options from `[audit]`.
-    pub fn from_settings(
-        a: &AuditSettings,
-        db: Db,
-        metrics: Arc<Metrics>,
-        clock: SharedClock,
-        migrate_first: bool,
-    ) -> Self {
-        WriterOptions {
-            queue: a.queue,
-            spool_dir: a.spool_dir.clone(),
-            log: a.log.clone(),
-            db,
-            metrics,
-            clock,
-            migrate_first,
-            retention: Some((
-                Policy {
-                    days: a.retention_days,
-                    max_rows: a.retention_max_rows,
-                    batch: retention::DELETE_BATCH,
-                },
-                a.cleanup_interval,
-            )),
-        }
-    }
-}
 
 /// Counts into both the atomics (tests) and the metrics (operators).
 #[derive(Debug, Clone)]

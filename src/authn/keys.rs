@@ -19,8 +19,7 @@ use x509_parser::public_key::{PublicKey, RSAPublicKey};
 
 /// The smallest RSA modulus accepted (RFC 7518 §3.3).
 pub const MIN_RSA_BITS: usize = 2048;
-/// The largest RSA modulus accepted: the verifier (ring) stops there, and a bigger key would
-/// only make every uncached verification slower.
+/// The largest RSA modulus accepted (ring's limit; bigger keys only slow every verification).
 pub const MAX_RSA_BITS: usize = 8192;
 
 /// What a key is, which decides the algorithms it can verify.
