@@ -8,6 +8,8 @@
 
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 
+use crate::authn::jws;
+use crate::authn::keys::VerifyKey;
 use crate::pipeline::{credential, ip_filter, path};
 
 /// One harness: takes any bytes, returns normally or panics (a bug).
@@ -85,6 +87,12 @@ pub fn fuzz_jwt(data: &[u8]) {
     v.set_issuer(&["https://idp.test"]);
     let key = jsonwebtoken::DecodingKey::from_secret(b"fuzz-secret-fuzz-secret-fuzz-sec");
     let _ = jsonwebtoken::decode::<serde_json::Value>(token, &key, &v);
+    // authgate's own JOSE layer and its signature check (ring) on the same bytes.
+    if let Ok(c) = jws::parse(token, jws::ALL_ALGORITHMS) {
+        let key = VerifyKey::hmac(b"fuzz-secret-fuzz-secret-fuzz-sec").expect("32-byte secret");
+        let _ = jws::verify_signature(&c, std::slice::from_ref(&key));
+        let _ = jws::strict_json(&c.payload);
+    }
 }
 
 /// `X-Forwarded-For` from a trusted peer: every line of the input is one header line.
