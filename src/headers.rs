@@ -94,18 +94,24 @@ pub fn strip_product_cookies(headers: &mut HeaderMap) {
     if !any_product {
         return;
     }
-    let kept: Vec<String> = headers
+    // The kept pairs, joined straight into one value.
+    let mut kept = String::new();
+    for kv in headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|s| s.split(';'))
         .map(str::trim)
         .filter(|kv| !kv.is_empty() && !is_product(kv))
-        .map(str::to_string)
-        .collect();
+    {
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(kv);
+    }
     headers.remove(header::COOKIE);
     if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+        if let Ok(v) = HeaderValue::try_from(kept) {
             headers.insert(header::COOKIE, v);
         }
     }
@@ -140,7 +146,8 @@ pub fn set_forwarded(
     headers.remove(&X_FORWARDED_PROTO);
     headers.remove(&X_FORWARDED_HOST);
     headers.remove(&FORWARDED);
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+    // `try_from(String)` takes the buffer over instead of copying it.
+    if let Ok(v) = HeaderValue::try_from(xff) {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
@@ -194,10 +201,11 @@ pub enum RewriteError {
     ServiceAccountInvalid,
 }
 
-/// The whole request-head rewrite towards the product, in order: hop-by-hop (and the headers
-/// `Connection` names) first, so nothing set afterwards can be removed by the client; every
-/// spelling of the identity header; `Host` (the client re-sets it for the upstream);
-/// `X-Forwarded-*` and `X-Request-Id`; then the caller's credentials and identity.
+/// The whole request-head rewrite towards the product, in order: `Host` is taken out (it
+/// becomes `X-Forwarded-Host`; the client re-sets `Host` for the upstream); hop-by-hop (and
+/// the headers `Connection` names), so nothing set afterwards can be removed by the client;
+/// every spelling of the identity header; `X-Forwarded-*` and `X-Request-Id`; then the
+/// caller's credentials and identity.
 pub fn rewrite_request(
     headers: &mut HeaderMap,
     identity: &HeaderName,
@@ -205,12 +213,10 @@ pub fn rewrite_request(
     origin: Origin<'_>,
 ) -> Result<(), RewriteError> {
     let host = headers
-        .get(header::HOST)
-        .cloned()
+        .remove(header::HOST)
         .or_else(|| origin.authority.and_then(|a| HeaderValue::from_str(a).ok()));
     strip_hop_by_hop(headers);
     strip_identity(headers, identity);
-    headers.remove(header::HOST);
     set_forwarded(
         headers,
         origin.peer_trusted,
