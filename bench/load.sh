@@ -6,7 +6,7 @@
 # nginx reverse proxy (2 workers, keepalive upstream, no auth) as the floor, and authgate
 # (2 worker threads) in three configurations; then runs `wrk -t2 -c64 -d10s --latency`
 # against every row in interleaved rounds and prints one table. Everything it starts is
-# stopped on exit. Runs in about 6–8 minutes (plus the first release build).
+# stopped on exit. Runs in about 5 minutes (plus the first release build).
 #
 #   bench/load.sh [ROUNDS] [DURATION]      defaults: 2 rounds, 10s
 #   PROFILE=1 bench/load.sh                also records a CPU profile of authgate during the
