@@ -11,15 +11,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authgate::app::{Gateway, StartOptions};
-use authgate::audit::store::MAX_LIMIT;
-use authgate::audit::{sample_event, AuditEvent, Filter, Store};
+use authgate::audit::{sample_event, AuditEvent};
 use authgate::clock::{ManualClock, SharedClock};
 use tokio::net::TcpListener;
 
 use crate::support::harden::{
-    config_text, fixture, get_text, raw_from, token, token_with, Harness, RawResponse, Recorder,
-    SECRET, T,
+    config_text, fixture, get_text, raw_from, token, token_with, Harness, RawResponse, SECRET, T,
 };
 use crate::support::pg;
 
@@ -41,29 +38,21 @@ pub fn manual_clock() -> SharedClock {
 
 /// A recorder and a gateway from `rest` (see `support::harden::config_text`) with `opts`.
 pub async fn start_with(rest: &str, opts: Opts<'_>) -> Harness {
-    let up = Recorder::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut text = config_text(&up.url(), dir.path(), "", rest);
-    if let Some(url) = opts.database_url {
-        let sqlite = format!("sqlite://{}/audit.db?mode=rwc", dir.path().display());
-        text = text.replace(&sqlite, url);
-    }
-    if opts.json_log {
-        let log = dir.path().join("audit.jsonl");
-        text = text.replace("log = \"off\"", &format!("log = \"{}\"", log.display()));
-    }
-    let config = authgate::config::from_toml_with(&text, dir.path(), &|_| None)
-        .unwrap_or_else(|e| panic!("fixture config does not check: {e}\n{text}"));
-    let bind = || TcpListener::bind("127.0.0.1:0");
-    let opts = StartOptions {
-        listener: Some(bind().await.expect("bind")),
-        admin_listener: Some(bind().await.expect("bind")),
-        clock: opts.clock,
-    };
-    let gw = Gateway::start(config, opts)
-        .await
-        .unwrap_or_else(|e| panic!("gateway did not start: {e}"));
-    Harness { gw, up, dir }
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    Harness::try_start_text(listener, opts.clock, |up, dir| {
+        let mut text = config_text(up, dir, "", rest);
+        if let Some(url) = opts.database_url {
+            let sqlite = format!("sqlite://{}/audit.db?mode=rwc", dir.display());
+            text = text.replace(&sqlite, url);
+        }
+        if opts.json_log {
+            let log = dir.join("audit.jsonl");
+            text = text.replace("log = \"off\"", &format!("log = \"{}\"", log.display()));
+        }
+        text
+    })
+    .await
+    .unwrap_or_else(|e| panic!("gateway did not start: {e}"))
 }
 
 /// The catalog fixture on a fresh Postgres database.
@@ -84,9 +73,7 @@ fn permissive() -> String {
     fixture("").replace("username_regex = '^([a-z][a-z0-9._-]{0,63})$'\n", "")
 }
 
-pub fn bearer(t: &str) -> String {
-    format!("Authorization: Bearer {t}")
-}
+pub use crate::support::catalog_auth::bearer;
 
 /// Every row (after a flush), oldest first.
 pub async fn rows(h: &Harness) -> Vec<AuditEvent> {
@@ -94,13 +81,7 @@ pub async fn rows(h: &Harness) -> Vec<AuditEvent> {
 }
 
 pub async fn try_rows(h: &Harness) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    h.gw.state.shared.audit.flush().await;
-    let filter = Filter {
-        limit: MAX_LIMIT,
-        ..Filter::default()
-    };
-    let page = Store::new(&h.gw.state.shared.db).query(&filter).await?;
-    Ok(page.events.into_iter().rev().collect())
+    Ok(h.try_audit_rows().await?.into_iter().rev().collect())
 }
 
 /// The one row of `resp` among `rows`.

@@ -8,13 +8,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use authgate::app::{Gateway, StartOptions};
 use authgate::audit::AuditEvent;
 use authgate::clock::ManualClock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::harden::{config_text, Harness, RawResponse, Recorder, P};
+use super::harden::{config_text, Harness, RawResponse, P};
 use super::tokens::key_path;
 
 pub use super::tokens::NOW;
@@ -84,24 +83,11 @@ pub fn check(rest: &str) -> Result<authgate::config::Config, String> {
 
 /// Builds and starts a gateway for `rest` with `clock`; the start-up error as text.
 pub async fn try_start(rest: &str, clock: &ManualClock) -> Result<Harness, String> {
-    let up = Recorder::start().await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = config_text(&up.url(), dir.path(), "", rest);
-    let config = authgate::config::from_toml_with(&text, dir.path(), &|_| None)
-        .map_err(|e| e.to_string())?;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
-    let gw = Gateway::start(
-        config,
-        StartOptions {
-            listener: Some(listener),
-            admin_listener: Some(admin),
-            clock: Some(Arc::new(clock.clone())),
-        },
-    )
+    Harness::try_start_text(listener, Some(Arc::new(clock.clone())), |up, dir| {
+        config_text(up, dir, "", rest)
+    })
     .await
-    .map_err(|e| e.to_string())?;
-    Ok(Harness { gw, up, dir })
 }
 
 /// As [`try_start`]; a config that does not start fails the test.
@@ -118,25 +104,8 @@ pub fn bearer(t: &str) -> String {
 
 /// The one audit row of `resp` (by `X-Request-Id`), after a flush.
 pub async fn audit_row(h: &Harness, resp: &RawResponse, case: &str) -> AuditEvent {
-    let rid = resp
-        .header("x-request-id")
-        .unwrap_or_else(|| panic!("{case}: no X-Request-Id:\n{}", resp.text));
-    let shared = &h.gw.state.shared;
-    shared.audit.flush().await;
-    let filter = authgate::audit::store::Filter {
-        limit: authgate::audit::store::MAX_LIMIT,
-        ..Default::default()
-    };
-    let page = authgate::audit::Store::new(&shared.db)
-        .query(&filter)
-        .await
-        .unwrap_or_else(|e| panic!("{case}: audit query failed: {e}"));
-    let mut rows: Vec<AuditEvent> = page
-        .events
-        .into_iter()
-        .filter(|e| e.request_id == rid)
-        .collect();
-    assert_eq!(rows.len(), 1, "{case}: audit rows for {rid}: {rows:?}");
+    let mut rows = h.audit_rows_of(resp, case).await;
+    assert_eq!(rows.len(), 1, "{case}: audit rows: {rows:?}");
     rows.remove(0)
 }
 
@@ -261,18 +230,7 @@ pub async fn allow_token(h: &Harness, token: &str, user: &str, case: &str) {
 
 /// Number of audit rows in the store (after a flush).
 pub async fn audit_count(h: &Harness) -> usize {
-    let shared = &h.gw.state.shared;
-    shared.audit.flush().await;
-    let filter = authgate::audit::store::Filter {
-        limit: authgate::audit::store::MAX_LIMIT,
-        ..Default::default()
-    };
-    authgate::audit::Store::new(&shared.db)
-        .query(&filter)
-        .await
-        .expect("audit query")
-        .events
-        .len()
+    h.try_audit_rows().await.expect("audit query").len()
 }
 
 /// base64url without padding.

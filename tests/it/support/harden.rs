@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authgate::app::{Gateway, StartOptions};
+use authgate::audit::store::MAX_LIMIT;
+use authgate::audit::{AuditEvent, Filter, Store};
+use authgate::clock::SharedClock;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
@@ -160,23 +163,63 @@ impl Harness {
 
     /// As [`Harness::start`], serving clients on `listener`.
     pub async fn start_on(listener: TcpListener, server_extra: &str, rest: &str) -> Harness {
+        Harness::try_start_text(listener, None, |up, dir| {
+            config_text(up, dir, server_extra, rest)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("fixture did not start: {e}"))
+    }
+
+    /// Starts a recorder, then a gateway serving on `listener` from the config text
+    /// `text(recorder_url, temp_dir)`, with `clock` (default: the system's). The error names
+    /// what failed (a config that does not check comes with its text).
+    pub async fn try_start_text(
+        listener: TcpListener,
+        clock: Option<SharedClock>,
+        text: impl FnOnce(&str, &std::path::Path) -> String,
+    ) -> Result<Harness, String> {
         let up = Recorder::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = config_text(&up.url(), dir.path(), server_extra, rest);
+        let text = text(&up.url(), dir.path());
         let config = authgate::config::from_toml_with(&text, dir.path(), &|_| None)
-            .unwrap_or_else(|e| panic!("fixture config does not check: {e}\n{text}"));
+            .map_err(|e| format!("{e}\n{text}"))?;
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
         let gw = Gateway::start(
             config,
             StartOptions {
                 listener: Some(listener),
                 admin_listener: Some(admin),
-                clock: None,
+                clock,
             },
         )
         .await
-        .unwrap_or_else(|e| panic!("gateway did not start: {e}"));
-        Harness { gw, up, dir }
+        .map_err(|e| e.to_string())?;
+        Ok(Harness { gw, up, dir })
+    }
+
+    /// Every audit row so far, newest first; the writer is flushed first, so every answered
+    /// request's row is in the database.
+    pub async fn try_audit_rows(&self) -> Result<Vec<AuditEvent>, sqlx::Error> {
+        let shared = &self.gw.state.shared;
+        shared.audit.flush().await;
+        let filter = Filter {
+            limit: MAX_LIMIT,
+            ..Default::default()
+        };
+        Ok(Store::new(&shared.db).query(&filter).await?.events)
+    }
+
+    /// The audit rows of `resp`, found by its `X-Request-Id`.
+    pub async fn audit_rows_of(&self, resp: &RawResponse, case: &str) -> Vec<AuditEvent> {
+        let rid = resp
+            .header("x-request-id")
+            .unwrap_or_else(|| panic!("{case}: no X-Request-Id on the answer:\n{}", resp.text));
+        self.try_audit_rows()
+            .await
+            .unwrap_or_else(|e| panic!("{case}: audit query failed: {e}"))
+            .into_iter()
+            .filter(|e| e.request_id == rid)
+            .collect()
     }
 
     /// Sends `raw` bytes on a new connection and reads the answer (see [`raw`]).
@@ -474,25 +517,12 @@ impl Harness {
         username: Option<&str>,
         case: &str,
     ) {
-        let rid = resp
-            .header("x-request-id")
-            .unwrap_or_else(|| panic!("{case}: no X-Request-Id on the answer:\n{}", resp.text));
-        let shared = &self.gw.state.shared;
-        shared.audit.flush().await;
-        let filter = authgate::audit::store::Filter {
-            limit: authgate::audit::store::MAX_LIMIT,
-            ..Default::default()
-        };
-        let page = authgate::audit::Store::new(&shared.db)
-            .query(&filter)
-            .await
-            .unwrap_or_else(|e| panic!("{case}: audit query failed: {e}"));
-        let rows: Vec<_> = page.events.iter().filter(|e| e.request_id == rid).collect();
+        let rows = self.audit_rows_of(resp, case).await;
         match expected {
             None => assert!(rows.is_empty(), "{case}: unexpected audit rows {rows:?}"),
             Some((decision, reason)) => {
-                assert_eq!(rows.len(), 1, "{case}: audit rows for {rid}: {rows:?}");
-                let row = rows[0];
+                assert_eq!(rows.len(), 1, "{case}: audit rows: {rows:?}");
+                let row = &rows[0];
                 assert_eq!(
                     (row.decision.as_str(), row.reason.as_str(), row.status),
                     (decision, reason, resp.status),
