@@ -123,13 +123,6 @@ impl Metrics {
             .set(v);
     }
 
-    /// Records a duration in seconds.
-    pub fn observe(&self, name: &'static str, labels: &[(&'static str, String)], d: Duration) {
-        self.recorder
-            .register_histogram(&key(name, labels), &META)
-            .record(d.as_secs_f64());
-    }
-
     /// One finished client request.
     pub fn request(
         &self,

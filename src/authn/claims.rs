@@ -290,13 +290,16 @@ pub fn groups(
             // Refused, not read as "no groups": with `read_only_groups` and no
             // `allowed_groups`, "no groups" would be read-write, so a member of a read-only
             // group could write by sending a groups claim of the wrong shape.
-            let kind = match other {
-                Value::Array(items) if items.len() > MAX_GROUPS => "an array of over 1000 groups",
-                Value::Array(_) => "an array with a non-string or empty member",
-                Value::String(_) => "a string with control characters",
-                v => json_kind(v),
+            let why = match other {
+                Value::Array(items) if items.len() > MAX_GROUPS => {
+                    format!("claim `{dotted}` has over {MAX_GROUPS} groups")
+                }
+                Value::Array(_) => {
+                    format!("claim `{dotted}` is an array with a non-string or empty member")
+                }
+                Value::String(_) => format!("claim `{dotted}` is a string with control characters"),
+                v => format!("claim `{dotted}` is {}", json_kind(v)),
             };
-            let why = format!("claim `{dotted}` is {kind}");
             trace.fail("groups", why.clone());
             return Err(Rejection::new(Reason::MalformedToken)
                 .detail(format!("{}: groups {why}", settings.name)));

@@ -188,15 +188,12 @@ pub fn verify_signature<'k>(
         .ok_or_else(|| JwsError::BadSignature("signature does not verify".into()))
 }
 
-/// The first of `fitting` whose signature check passes; `None` for an empty or undecodable
-/// signature.
+/// The first of `fitting` whose signature check passes; `None` for an undecodable signature
+/// (an empty one verifies with no key: callers refuse it first, with its own message).
 pub fn first_verifying<K: std::borrow::Borrow<VerifyKey>>(
     jws: &Compact<'_>,
     fitting: impl IntoIterator<Item = K>,
 ) -> Option<K> {
-    if jws.signature_b64.is_empty() {
-        return None;
-    }
     let signature = URL_SAFE_NO_PAD.decode(jws.signature_b64).ok()?;
     fitting.into_iter().find(|key| {
         super::crypto::verify(
