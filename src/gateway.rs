@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use crate::audit::AuditEvent;
 use crate::body::{Body, BodyError};
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
-use crate::proxy::{request_body, ForwardRequest};
+use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{Reason, Rejection};
 use crate::state::AppState;
 
@@ -49,11 +49,13 @@ pub fn redact_query(q: &str) -> String {
 }
 
 /// Serves one request on `listen`. Never fails: every fault is a Jira-shaped answer.
+/// `pinned` is the client connection's own upstream connection (HTTP/1 clients).
 pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
     peer: SocketAddr,
     proto: &'static str,
+    pinned: Option<Arc<Pinned>>,
 ) -> Response<Body> {
     let rt = state.runtime.load_full();
     let cfg = Arc::clone(&rt.config);
@@ -103,6 +105,7 @@ pub async fn handle(
                             peer_trusted,
                             proto,
                             strip_session_cookies: strip,
+                            pinned: pinned.as_deref(),
                         },
                         &cfg.upstream.identity,
                     )

@@ -41,6 +41,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::config::ServerSettings;
+use crate::proxy::Pinned;
 use crate::state::AppState;
 
 /// HTTP/2 streams one connection may have open at once.
@@ -216,13 +217,23 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let builders = Arc::clone(&builders);
-        let svc = service_fn(move |req| {
-            let state = Arc::clone(&state);
-            // Boxed: the request future is about 7 KB (every stage's state), and hyper moves
-            // an unboxed service future around by value.
-            let handled = Box::pin(crate::gateway::handle(state, req, peer, proto));
-            async move { Ok::<_, Infallible>(handled.await) }
-        });
+        // The service for one connection; an HTTP/1 connection brings its own upstream
+        // connection (`proxy::pinned`), HTTP/2 streams share the pool.
+        let service = move |pinned: Option<Arc<Pinned>>| {
+            service_fn(move |req| {
+                let state = Arc::clone(&state);
+                // Boxed: the request future is about 7 KB (every stage's state), and hyper
+                // moves an unboxed service future around by value.
+                let handled = Box::pin(crate::gateway::handle(
+                    state,
+                    req,
+                    peer,
+                    proto,
+                    pinned.clone(),
+                ));
+                async move { Ok::<_, Infallible>(handled.await) }
+            })
+        };
         let timeout = settings.header_timeout;
         let watcher = graceful.watcher();
         let acceptor = tls.clone();
@@ -253,16 +264,18 @@ pub async fn serve(
                 return;
             };
             let pick = |p: Sniffed| match p {
-                Sniffed::Http1 => &builders.h1,
-                Sniffed::Http2 => &builders.h2,
+                Sniffed::Http1 => (&builders.h1, service(Some(Arc::default()))),
+                Sniffed::Http2 => (&builders.h2, service(None)),
             };
             match io {
                 Io::Plain(p, io) => {
-                    let conn = pick(p).serve_connection(TokioIo::new(io), svc);
+                    let (builder, svc) = pick(p);
+                    let conn = builder.serve_connection(TokioIo::new(io), svc);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
                 Io::Tls(p, io) => {
-                    let conn = pick(p).serve_connection(TokioIo::new(io), svc);
+                    let (builder, svc) = pick(p);
+                    let conn = builder.serve_connection(TokioIo::new(io), svc);
                     let _ = watcher.watch(conn.into_owned()).await;
                 }
             }

@@ -124,6 +124,8 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
+    /// The far end of the connection it came on (authgate's side of an upstream connection).
+    pub peer: SocketAddr,
 }
 
 impl RecordedRequest {
@@ -153,6 +155,8 @@ struct Inner {
     requests: Mutex<Vec<RecordedRequest>>,
     delay: Mutex<Duration>,
     failing: AtomicBool,
+    /// Answer with `Connection: close` (as Tomcat does after `maxKeepAliveRequests`).
+    closing: AtomicBool,
     /// Count of request bodies whose first bytes have arrived.
     first_body_bytes: watch::Sender<u64>,
 }
@@ -183,6 +187,7 @@ impl JiraStandin {
             requests: Mutex::new(Vec::new()),
             delay: Mutex::new(Duration::ZERO),
             failing: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             first_body_bytes,
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&inner)));
@@ -219,6 +224,12 @@ impl JiraStandin {
         self.inner.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// When true, every answer carries `Connection: close` and the connection is closed
+    /// after it.
+    pub fn set_closing(&self, closing: bool) {
+        self.inner.closing.store(closing, Ordering::SeqCst);
+    }
+
     /// A receiver of the number of request bodies whose first bytes have arrived. It changes
     /// as soon as the first chunk of a body is read, before the rest of the body is, so a test
     /// can show that a body is streamed: `rx.wait_for(|n| *n >= 1)` while the client still
@@ -241,7 +252,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     loop {
-        let Ok((stream, _peer)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -250,7 +261,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let inner = Arc::clone(&inner);
-                async move { Ok::<_, std::convert::Infallible>(handle(inner, req).await) }
+                async move { Ok::<_, std::convert::Infallible>(handle(inner, req, peer).await) }
             });
             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
         });
@@ -260,6 +271,7 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
 async fn handle(
     inner: Arc<Inner>,
     req: http::Request<hyper::body::Incoming>,
+    peer: SocketAddr,
 ) -> http::Response<Body> {
     let (parts, mut incoming) = req.into_parts();
     let mut body = BytesMut::new();
@@ -286,6 +298,7 @@ async fn handle(
             .unwrap_or_else(|| parts.uri.to_string()),
         headers: parts.headers.clone(),
         body: body.freeze(),
+        peer,
     };
     lock(&inner.requests).push(recorded.clone());
     let delay = *lock(&inner.delay);
@@ -293,7 +306,14 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     let failing = inner.failing.load(Ordering::SeqCst);
-    routes::answer(&inner.options, failing, &recorded)
+    let mut answer = routes::answer(&inner.options, failing, &recorded);
+    if inner.closing.load(Ordering::SeqCst) {
+        answer.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    answer
 }
 
 #[cfg(test)]

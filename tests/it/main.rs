@@ -2,6 +2,7 @@
 //!
 //! - `support`  — fixtures: a real Postgres, gateway start-up helpers, test tokens.
 //! - `proxy`    — issue 2: forwarding, streaming, path rejections, headers, upstream faults, reload.
+//! - `proxy_pinned` — issue 7: upstream connections pinned to client connections.
 //! - `pipeline` — issue 3: switches, rules, reserved paths, IP filter, identity hand-off.
 //! - `authn*`   — issue 4: token validation (static keys, JWKS, introspection, Wycheproof
 //!   vectors, end to end through a gateway, test-token).
@@ -51,5 +52,6 @@ mod fuzz_regressions;
 mod hostile;
 mod pipeline;
 mod proxy;
+mod proxy_pinned;
 mod rate_limit;
 mod tokens;
