@@ -75,12 +75,6 @@ pub enum CredentialDecision {
     Anonymous,
 }
 
-fn is_b64url(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// `^[MNO][A-Za-z0-9+/]{43}$`
 pub fn is_pat(t: &str) -> bool {
     let b = t.as_bytes();
@@ -93,14 +87,32 @@ pub fn is_pat(t: &str) -> bool {
 
 /// Three base64url parts (the signature may be empty: a stripped token is still a JWT and
 /// is refused by validation, not passed to the product).
+///
+/// Every bearer token on the request path goes through here, so it is written to let the
+/// compiler check 32 bytes at a time: no early exit inside a block, range compares instead
+/// of a lookup per byte (a 640-byte RS256 token took ~0.45 µs byte by byte).
 pub fn is_jwt(t: &str) -> bool {
-    let mut parts = t.split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) => {
-            is_b64url(h) && is_b64url(p) && (s.is_empty() || is_b64url(s))
-        }
-        _ => false,
+    let b = t.as_bytes();
+    let clean = b.chunks(32).all(|block| {
+        block
+            .iter()
+            .fold(true, |ok, &c| ok & (is_b64url_byte(c) | (c == b'.')))
+    });
+    if !clean || b.iter().filter(|&&c| c == b'.').count() != 2 {
+        return false;
     }
+    // Exactly two dots: the header and the payload must not be empty.
+    let first = b.iter().position(|&c| c == b'.').unwrap_or(0);
+    first > 0 && b.get(first + 1).is_some_and(|&c| c != b'.')
+}
+
+/// `[A-Za-z0-9_-]`, without branches.
+fn is_b64url_byte(c: u8) -> bool {
+    (c.wrapping_sub(b'a') < 26)
+        | (c.wrapping_sub(b'A') < 26)
+        | (c.wrapping_sub(b'0') < 10)
+        | (c == b'-')
+        | (c == b'_')
 }
 
 /// True when a `Cookie` header carries one of the product's session cookies.

@@ -194,3 +194,60 @@ fn switches_table() {
         Err(Reason::CredentialRequired)
     );
 }
+
+/// The plain reading of "three base64url parts, the last may be empty", to hold the
+/// block-wise [`is_jwt`] to.
+fn is_jwt_reference(t: &str) -> bool {
+    let b64 = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let mut parts = t.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => b64(h) && b64(p) && (s.is_empty() || b64(s)),
+        _ => false,
+    }
+}
+
+#[test]
+fn is_jwt_agrees_with_the_plain_reading_on_every_shape() {
+    let fixed = [
+        "", ".", "..", "...", "a..", ".a.", "..a", "a.b.", "a.b.c", "a.b.c.", "a.b.c.d", "a.b",
+        "a..c", ".b.c", "a.b.c=", "a+b.c.d", "a/b.c.d", "a b.c.d", "é.b.c", "a.b.\u{0}",
+        "eyJ.eyJ.", JWT,
+    ];
+    for t in fixed {
+        assert_eq!(is_jwt(t), is_jwt_reference(t), "{t:?}");
+    }
+    // Every string over a small alphabet up to 6 bytes, and long tokens with one odd byte at
+    // every position (the block-wise check must see a bad byte in any block).
+    let alphabet = [b'a', b'Z', b'9', b'-', b'_', b'.', b'=', b'+', b' ', 0xff];
+    let mut shapes = vec![Vec::new()];
+    for _ in 0..6 {
+        let longer: Vec<Vec<u8>> = shapes
+            .iter()
+            .flat_map(|s| {
+                alphabet.iter().map(move |&c| {
+                    let mut n = s.clone();
+                    n.push(c);
+                    n
+                })
+            })
+            .collect();
+        for s in &longer {
+            let t = String::from_utf8_lossy(s);
+            assert_eq!(is_jwt(&t), is_jwt_reference(&t), "{t:?}");
+        }
+        shapes = longer;
+    }
+    let long = format!("{}.{}.{}", "h".repeat(70), "p".repeat(300), "s".repeat(342));
+    assert!(is_jwt(&long));
+    for i in 0..long.len() {
+        for odd in ["=", "+", "/", " ", "."] {
+            let mut t = long.clone();
+            t.replace_range(i..i + 1, odd);
+            assert_eq!(is_jwt(&t), is_jwt_reference(&t), "{odd:?} at {i}");
+        }
+    }
+}
