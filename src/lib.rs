@@ -12,7 +12,8 @@
 //! - `tokens`       — gateway-issued API tokens (`/_authgate/tokens`, stage 6 for `gw_`).
 //! - `groups`       — group membership by `groups.source`.
 //! - `passthrough`  — identity of PAT / Basic / cookie callers, learnt from the product.
-//! - `proxy`        — the upstream client and forwarding; `headers` — the header rewrite.
+//! - `proxy`        — the upstream connections (pinned to client connections, `proxy::pinned`)
+//!   and forwarding; `headers` — the header rewrite.
 //! - `reject`       — the only place that maps a rejection to status, body and headers.
 //! - `audit`        — audit events, the writer, the stores.
 //! - `admin`        — `/healthz`, `/readyz`, `/metrics`, `/admin/*`.

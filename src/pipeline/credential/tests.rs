@@ -213,9 +213,28 @@ fn is_jwt_reference(t: &str) -> bool {
 #[test]
 fn is_jwt_agrees_with_the_plain_reading_on_every_shape() {
     let fixed = [
-        "", ".", "..", "...", "a..", ".a.", "..a", "a.b.", "a.b.c", "a.b.c.", "a.b.c.d", "a.b",
-        "a..c", ".b.c", "a.b.c=", "a+b.c.d", "a/b.c.d", "a b.c.d", "é.b.c", "a.b.\u{0}",
-        "eyJ.eyJ.", JWT,
+        "",
+        ".",
+        "..",
+        "...",
+        "a..",
+        ".a.",
+        "..a",
+        "a.b.",
+        "a.b.c",
+        "a.b.c.",
+        "a.b.c.d",
+        "a.b",
+        "a..c",
+        ".b.c",
+        "a.b.c=",
+        "a+b.c.d",
+        "a/b.c.d",
+        "a b.c.d",
+        "é.b.c",
+        "a.b.\u{0}",
+        "eyJ.eyJ.",
+        JWT,
     ];
     for t in fixed {
         assert_eq!(is_jwt(t), is_jwt_reference(t), "{t:?}");
