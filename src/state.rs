@@ -107,7 +107,12 @@ impl Runtime {
         if limiter.enabled() {
             limiter.spawn_pruner(crate::pipeline::rate_limit::PRUNE_EVERY);
         }
-        let upstream = Upstream::new(&config.upstream).map_err(BuildError::Upstream)?;
+        // Connections to an unchanged upstream survive the reload: a rule change must not
+        // make every client reconnect to the product at once.
+        let upstream = match previous {
+            Some(p) if p.upstream.serves(&config.upstream) => p.upstream.clone(),
+            _ => Upstream::new(&config.upstream).map_err(BuildError::Upstream)?,
+        };
         Ok(Runtime {
             authn,
             // Carried over: the lookup cache, the last-used writer and the failed-Basic

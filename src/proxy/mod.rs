@@ -49,6 +49,7 @@ pub struct Upstream {
     url: Uri,
     /// The `Host` the product sees on a pinned connection (the pool sets its own).
     host: HeaderValue,
+    connect_timeout: Duration,
     timeout: Duration,
 }
 
@@ -137,8 +138,15 @@ impl Upstream {
             url: s.url.clone(),
             scheme,
             authority,
+            connect_timeout: s.connect_timeout,
             timeout: s.timeout,
         })
+    }
+
+    /// True when this client is what `s` would build, so a reload can keep it (and its
+    /// open connections) instead of reconnecting every client to the product.
+    pub fn serves(&self, s: &UpstreamSettings) -> bool {
+        self.url == s.url && self.connect_timeout == s.connect_timeout && self.timeout == s.timeout
     }
 
     /// Upstream connections waiting for a client connection.

@@ -133,3 +133,25 @@ async fn after_a_reload_to_another_upstream_an_open_client_connection_reaches_th
     );
     assert_eq!(other.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn a_reload_that_keeps_the_upstream_keeps_the_clients_upstream_connection() {
+    let t = Setup::jira().start_from_file().await;
+    let (mut sender, _task) = client(&t).await;
+    assert_eq!(get(&mut sender, "/rest/api/2/serverInfo").await, 200);
+
+    // Only a rule changes: the product must not see every client reconnect.
+    let ruled = format!(
+        "{}\n[access]\ndeny = [\"GET /rest/api/2/project\"]\n",
+        t.toml
+    );
+    std::fs::write(t.config_path(), ruled).expect("write the config");
+    authgate::app::reload(&t.gateway.state)
+        .await
+        .expect("the new file reloads");
+
+    assert_eq!(get(&mut sender, "/rest/api/2/project").await, 403);
+    assert_eq!(get(&mut sender, "/rest/api/2/serverInfo").await, 200);
+    assert_eq!(t.jira.requests().len(), 2);
+    assert_eq!(upstream_connections(&t.jira).len(), 1);
+}
