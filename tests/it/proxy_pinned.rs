@@ -155,3 +155,23 @@ async fn a_reload_that_keeps_the_upstream_keeps_the_clients_upstream_connection(
     assert_eq!(t.jira.requests().len(), 2);
     assert_eq!(upstream_connections(&t.jira).len(), 1);
 }
+
+#[tokio::test]
+async fn after_a_504_the_client_connection_goes_on_over_a_new_upstream_connection() {
+    let t = Setup::jira()
+        .with("[upstream]\ntimeout = \"1s\"")
+        .start()
+        .await;
+    let (mut sender, _task) = client(&t).await;
+    t.jira.set_delay(std::time::Duration::from_secs(30));
+    assert_eq!(get(&mut sender, "/rest/api/2/serverInfo").await, 504);
+    // The timed-out request may still be answered on its connection: that connection is
+    // given up, never used for the next request.
+    t.jira.set_delay(std::time::Duration::ZERO);
+    assert_eq!(get(&mut sender, "/rest/api/2/serverInfo").await, 200);
+    assert_eq!(get(&mut sender, "/rest/api/2/serverInfo").await, 200);
+    let seen = t.jira.requests();
+    assert_eq!(seen.len(), 3);
+    assert_ne!(seen[0].peer, seen[1].peer);
+    assert_eq!(seen[1].peer, seen[2].peer);
+}
