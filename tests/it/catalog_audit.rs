@@ -55,17 +55,21 @@ pub async fn start_with(rest: &str, opts: Opts<'_>) -> Harness {
     .unwrap_or_else(|e| panic!("gateway did not start: {e}"))
 }
 
-/// The catalog fixture on a fresh Postgres database.
-pub async fn pg_catalog(extra: &str) -> Harness {
-    let url = pg::database();
+/// A gateway with `rest` whose audit goes to the Postgres database at `url`.
+pub async fn start_on(rest: &str, url: &str) -> Harness {
     start_with(
-        &fixture(extra),
+        rest,
         Opts {
-            database_url: Some(&url),
+            database_url: Some(url),
             ..Opts::default()
         },
     )
     .await
+}
+
+/// The catalog fixture on a fresh Postgres database.
+pub async fn pg_catalog(extra: &str) -> Harness {
+    start_on(&fixture(extra), &pg::database()).await
 }
 
 /// The fixture without `username_regex` (the catalog's "permissive-regex fixture").
@@ -159,14 +163,7 @@ async fn a01_injection_shaped_values_are_bound_not_executed_and_logs_stay_one_li
 #[tokio::test]
 async fn a02_nul_bytes_never_lose_the_row() {
     let url = pg::database();
-    let h = start_with(
-        &permissive(),
-        Opts {
-            database_url: Some(&url),
-            ..Opts::default()
-        },
-    )
-    .await;
+    let h = start_on(&permissive(), &url).await;
     let resp = h
         .get(T, &[&bearer(&token("bob\u{0}", &["jira-users"]))])
         .await;
@@ -203,14 +200,7 @@ async fn a02_nul_bytes_never_lose_the_row() {
 #[tokio::test]
 async fn a03_long_fields_are_cut_with_a_marker_and_the_insert_succeeds() {
     let url = pg::database();
-    let h = start_with(
-        &permissive(),
-        Opts {
-            database_url: Some(&url),
-            ..Opts::default()
-        },
-    )
-    .await;
+    let h = start_on(&permissive(), &url).await;
     let marker = |s: &str| s.len() < 4200 && s.contains("…[+") && s.ends_with(" bytes]");
     // A 10 KB target: authgate's 414 (a target over 8 KiB), audited, path cut at 4 KiB.
     let long = format!("/rest/api/2/issue/{}", "a".repeat(10_000));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use authgate::audit::{sample_event, AuditEvent, Store};
 use sqlx::Connection;
 
-use crate::catalog_audit::{bearer, pg_catalog, rows, start_with, try_rows, Opts};
+use crate::catalog_audit::{bearer, pg_catalog, rows, start_on, try_rows};
 use crate::catalog_rate::reason_of;
 use crate::support::harden::{fixture, token, Harness, RawResponse, T};
 use crate::support::pg;
@@ -64,14 +64,7 @@ async fn a04_database_down_at_start_and_mid_run_spools_then_replays_every_row() 
         tokio::task::spawn_blocking(move || s.restart().expect("restart"))
     };
     stop(&server).await.expect("stop");
-    let h = start_with(
-        &fixture(""),
-        Opts {
-            database_url: Some(&url),
-            ..Opts::default()
-        },
-    )
-    .await;
+    let h = start_on(&fixture(""), &url).await;
     let audit = h.gw.state.shared.audit.clone();
     assert_eq!(
         audit.describe(),
@@ -113,14 +106,7 @@ async fn a04_database_down_at_start_and_mid_run_spools_then_replays_every_row() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a05_a_locked_audit_table_never_holds_a_request() {
     let url = pg::database();
-    let h = start_with(
-        &fixture(""),
-        Opts {
-            database_url: Some(&url),
-            ..Opts::default()
-        },
-    )
-    .await;
+    let h = start_on(&fixture(""), &url).await;
     let mut lock = sqlx::PgConnection::connect(&url).await.expect("connect");
     sqlx::query("BEGIN")
         .execute(&mut lock)
