@@ -29,63 +29,38 @@ pub fn verify(alg: Algorithm, key: &VerifyKey, message: &[u8], signature: &[u8])
         DecodingKeyKind::SecretOrDer(b) => Some(b.as_slice()),
         DecodingKeyKind::RsaModulusExponent { .. } => None,
     };
+    // Raw public key bytes (EC point, Ed25519 key) checked with `alg`.
+    let raw = |alg: &'static dyn signature::VerificationAlgorithm| {
+        bytes().is_some_and(|b| {
+            UnparsedPublicKey::new(alg, b)
+                .verify(message, signature)
+                .is_ok()
+        })
+    };
     match (alg, key.key_type()) {
-        (RS256, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PKCS1_2048_8192_SHA256,
-            key,
-            message,
-            signature,
-        ),
-        (RS384, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PKCS1_2048_8192_SHA384,
-            key,
-            message,
-            signature,
-        ),
-        (RS512, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PKCS1_2048_8192_SHA512,
-            key,
-            message,
-            signature,
-        ),
-        (PS256, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PSS_2048_8192_SHA256,
-            key,
-            message,
-            signature,
-        ),
-        (PS384, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PSS_2048_8192_SHA384,
-            key,
-            message,
-            signature,
-        ),
-        (PS512, KeyType::Rsa(_)) => rsa(
-            &signature::RSA_PSS_2048_8192_SHA512,
-            key,
-            message,
-            signature,
-        ),
-        (ES256, KeyType::EcP256) => bytes().is_some_and(|point| {
-            UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, signature)
-                .is_ok()
-        }),
-        (ES384, KeyType::EcP384) => bytes().is_some_and(|point| {
-            UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
-                .verify(message, signature)
-                .is_ok()
-        }),
-        (EdDSA, KeyType::Ed25519) => bytes().is_some_and(|x| {
-            UnparsedPublicKey::new(&signature::ED25519, x)
-                .verify(message, signature)
-                .is_ok()
-        }),
+        (_, KeyType::Rsa(_)) => rsa_params(alg).is_some_and(|p| rsa(p, key, message, signature)),
+        (ES256, KeyType::EcP256) => raw(&signature::ECDSA_P256_SHA256_FIXED),
+        (ES384, KeyType::EcP384) => raw(&signature::ECDSA_P384_SHA384_FIXED),
+        (EdDSA, KeyType::Ed25519) => raw(&signature::ED25519),
         (HS256, KeyType::Hmac(_)) => hmac(ring::hmac::HMAC_SHA256, bytes(), message, signature),
         (HS384, KeyType::Hmac(_)) => hmac(ring::hmac::HMAC_SHA384, bytes(), message, signature),
         (HS512, KeyType::Hmac(_)) => hmac(ring::hmac::HMAC_SHA512, bytes(), message, signature),
         _ => false,
     }
+}
+
+/// The ring parameters of an RSA `alg`; `None` for every other algorithm.
+fn rsa_params(alg: Algorithm) -> Option<&'static RsaParameters> {
+    use Algorithm::*;
+    Some(match alg {
+        RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
 }
 
 fn rsa(params: &'static RsaParameters, key: &VerifyKey, message: &[u8], sig: &[u8]) -> bool {
