@@ -1,16 +1,12 @@
 //! The operator listener (`server.admin_listen`, CONTRACT §6): `/healthz`, `/readyz`,
 //! `/metrics` unauthenticated; `/admin/*` behind `Authorization: Bearer <admin_token>`.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde_json::json;
 use subtle_eq::ct_eq;
 use tokio::net::TcpListener;
@@ -34,32 +30,28 @@ pub type ReloadFn = Arc<
     dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
 >;
 
-/// Serves the operator endpoints until `shutdown`.
+/// Serves the operator endpoints until `shutdown`, with the same connection protections as
+/// `listen` (`server::serve_with`: header timeout, connection cap, accept back-off).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     reload: ReloadFn,
     shutdown: impl Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
-            _ = &mut shutdown => return,
-        };
-        let state = Arc::clone(&state);
-        let reload = Arc::clone(&reload);
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let state = Arc::clone(&state);
-                let reload = Arc::clone(&reload);
-                async move { Ok::<_, Infallible>(route(state, reload, req, peer).await) }
-            });
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+    let settings = state.runtime.load().config.server.clone();
+    let handler: crate::server::Handler = Arc::new(move |req, peer, _proto, _pinned| {
+        Box::pin(route(Arc::clone(&state), Arc::clone(&reload), req, peer))
+    });
+    crate::server::serve_with(
+        listener,
+        &settings,
+        crate::server::ADMIN_MAX_CONNECTIONS,
+        None,
+        false,
+        handler,
+        shutdown,
+    )
+    .await;
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

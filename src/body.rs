@@ -36,3 +36,64 @@ pub fn json_response(status: http::StatusCode, value: &serde_json::Value) -> htt
     );
     resp
 }
+
+/// `prefix` (already read from a request body) followed by the rest of that body.
+pub fn prefixed(prefix: Bytes, rest: Body) -> Body {
+    Prefixed {
+        prefix: Some(prefix),
+        rest,
+    }
+    .boxed()
+}
+
+struct Prefixed {
+    prefix: Option<Bytes>,
+    rest: Body,
+}
+
+impl http_body::Body for Prefixed {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BodyError>>> {
+        if let Some(p) = self.prefix.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(p))));
+        }
+        std::pin::Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none() && self.rest.is_end_stream()
+    }
+}
+
+/// A body read up to a limit (a form for the credential check, a token request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Form {
+    /// Not a form (or not read).
+    None,
+    /// The whole body.
+    Read(Bytes),
+    /// Longer than the bytes read; the body still streams on.
+    TooLarge,
+}
+
+/// Reads `body` up to `limit` bytes. Returns what was read ([`Form::TooLarge`] past the
+/// limit) and the body to forward (the same bytes, then the rest when there is more).
+pub async fn read_form(mut body: Body, limit: usize) -> Result<(Form, Body), BodyError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        if let Some(d) = frame.data_ref() {
+            buf.extend_from_slice(d);
+        }
+        if buf.len() > limit {
+            return Ok((Form::TooLarge, prefixed(buf.freeze(), body)));
+        }
+    }
+    let bytes = buf.freeze();
+    Ok((Form::Read(bytes.clone()), full(bytes)))
+}

@@ -76,6 +76,10 @@ pub enum TokenCommand {
         /// Only reads are allowed with this token.
         #[arg(long = "read-only")]
         read_only: bool,
+        /// A group the token carries (repeat for several): with groups from the token
+        /// claim, a token made here has only the groups named.
+        #[arg(long = "group")]
+        group: Vec<String>,
     },
     /// List tokens (never their secrets), revoked ones included.
     List {
@@ -155,12 +159,14 @@ async fn token(t: TokenCommand) -> Result<ExitCode> {
             name,
             expires_in,
             read_only,
+            group,
         } => {
             let args = token::CreateArgs {
                 user,
                 name,
                 expires_in,
                 read_only,
+                groups: group,
             };
             token::create(&config.config, args).await
         }

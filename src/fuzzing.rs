@@ -63,7 +63,8 @@ pub fn fuzz_credential(data: &[u8]) {
     if let Some(Ok(v)) = cookie.map(HeaderValue::from_bytes) {
         headers.insert(http::header::COOKIE, v);
     }
-    if let Ok(c) = credential::classify(&headers) {
+    let carriers = crate::carriers::Carriers::new(crate::carriers::JIRA_SESSION_COOKIES, &[]);
+    if let Ok(c) = credential::classify(&headers, &carriers, &crate::carriers::Params::default()) {
         let _ = c.kind();
     }
     if let Ok(s) = std::str::from_utf8(auth) {

@@ -12,7 +12,7 @@ use http_body::Frame;
 use hyper::body::Incoming;
 
 use crate::audit::AuditEvent;
-use crate::body::{Body, BodyError};
+use crate::body::{Body, BodyError, Form};
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
 use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{Reason, Rejection};
@@ -48,8 +48,17 @@ pub fn redact_query(q: &str) -> String {
         .join("&")
 }
 
+/// The most of a form body read to find credential parameters in it. A larger form on an
+/// API path is refused (413): what it carries could not be known.
+pub const FORM_READ_LIMIT: usize = 1 << 20;
+
 /// Serves one request on `listen`. Never fails: every fault is a Jira-shaped answer.
 /// `pinned` is the client connection's own upstream connection (HTTP/1 clients).
+///
+/// The access log line, the metrics and the audit row are written by a [`Finish`] made
+/// before anything else: when the client goes away while the request is being worked on
+/// (HTTP/1 close, HTTP/2 `RST_STREAM`), hyper drops this future, and the guard still writes
+/// the row (status 499, reason `client_closed`, the upstream status when it was known).
 pub async fn handle(
     state: Arc<AppState>,
     req: Request<Incoming>,
@@ -67,7 +76,16 @@ pub async fn handle(
         req.uri().path().to_string(),
     );
     ctx.query = req.uri().query().map(str::to_string);
+    let mut finish = Finish {
+        state,
+        ctx,
+        ending: Ending::ClientClosed,
+        recorded: false,
+    };
     let (parts, incoming) = req.into_parts();
+    let body = request_body(incoming, cfg.server.max_body_bytes);
+    let state = Arc::clone(&finish.state);
+    let ctx = &mut finish.ctx;
 
     let work = async {
         // A declared body over the limit is refused before anything is read.
@@ -81,10 +99,26 @@ pub async fn handle(
                 return Err(Rejection::new(Reason::BodyTooLarge));
             }
         }
-        match pipeline::run(&rt, &parts, &mut ctx).await {
+        // The product reads credentials from a form body too (`getParameter`), so the
+        // pipeline must see it.
+        let (form, body) = if crate::carriers::is_form(&parts.headers) {
+            crate::body::read_form(body, FORM_READ_LIMIT)
+                .await
+                .map_err(|e| {
+                    if crate::proxy::body_too_large(e.as_ref()) {
+                        Rejection::new(Reason::BodyTooLarge)
+                    } else {
+                        Rejection::new(Reason::MalformedRequest)
+                            .detail(format!("reading the form body: {e}"))
+                    }
+                })?
+        } else {
+            (Form::None, body)
+        };
+        match pipeline::run(&rt, &parts, &form, ctx).await {
             Outcome::Reject(r) => Err(r),
             Outcome::Local(route) => {
-                crate::tokens::api::serve(&state, &rt, route, parts, incoming, &mut ctx).await
+                crate::tokens::api::serve(&*state, &rt, route, parts, body, ctx).await
             }
             Outcome::Forward(handoff) => {
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
@@ -94,20 +128,24 @@ pub async fn handle(
                 let strip = ctx.is_api
                     && !cfg.auth.allow_session_cookies
                     && matches!(handoff, Handoff::Anonymous | Handoff::PassThrough(_));
-                let body = request_body(incoming, cfg.server.max_body_bytes);
                 rt.upstream
                     .forward(
                         ForwardRequest {
                             parts,
                             body,
                             handoff: &handoff,
-                            ctx: &mut ctx,
+                            ctx,
                             peer_trusted,
                             proto,
                             strip_session_cookies: strip,
                             pinned: pinned.as_deref(),
+                            form: match form {
+                                Form::Read(b) => Some(b),
+                                Form::None | Form::TooLarge => None,
+                            },
                         },
                         &cfg.upstream.identity,
+                        &cfg.upstream.carriers,
                     )
                     .await
             }
@@ -122,67 +160,109 @@ pub async fn handle(
     let (mut response, rejection) = match result {
         Ok(resp) => (resp, None),
         Err(r) => {
-            ctx.detail.clone_from(&r.detail);
+            finish.ctx.detail.clone_from(&r.detail);
             let mut r = r;
             if r.rate.is_none() {
-                r.rate = ctx.rate;
+                r.rate = finish.ctx.rate;
             }
-            (r.into_response(&ctx.request_id), Some(r))
+            (r.into_response(&finish.ctx.request_id), Some(r))
         }
     };
-    if let Some(rate) = &ctx.rate {
+    if let Some(rate) = &finish.ctx.rate {
         rate.apply(response.headers_mut());
     }
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+    if let Ok(v) = HeaderValue::from_str(&finish.ctx.request_id) {
         response
             .headers_mut()
             .insert(crate::headers::X_REQUEST_ID, v);
     }
-    let status = response.status().as_u16();
-    let (parts, body) = response.into_parts();
-    let done = Finish {
-        state,
-        ctx,
+    finish.ending = Ending::Answered {
         reason: rejection.as_ref().map(|r| r.reason),
-        status,
+        status: response.status().as_u16(),
     };
+    let (parts, body) = response.into_parts();
     let counted = CountingBody {
         inner: body,
         sent: 0,
-        done: Some(done),
+        done: Some(finish),
     };
     Response::from_parts(parts, http_body_util::BodyExt::boxed(counted))
 }
 
-/// What is recorded when the response body ends (or the client goes away).
+/// How a request ended.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// An answer was made (the body may still be streaming).
+    Answered { reason: Option<Reason>, status: u16 },
+    /// The client went away before its answer was made.
+    ClientClosed,
+}
+
+/// The status recorded for a client that went away before its answer (nginx's convention;
+/// never sent).
+pub const CLIENT_CLOSED_STATUS: u16 = 499;
+
+/// Writes the access log line, the metrics and the audit row of one request, exactly once:
+/// when the response body ends, or when it is dropped (the client went away, before or
+/// after the answer was made).
 struct Finish {
     state: Arc<AppState>,
     ctx: RequestCtx,
-    reason: Option<Reason>,
-    status: u16,
+    ending: Ending,
+    /// Set by the first [`Finish::record`]; later calls and the drop do nothing.
+    recorded: bool,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.record(0);
+        }
+    }
 }
 
 impl Finish {
-    fn record(self, bytes_sent: u64) {
+    fn record(&mut self, bytes_sent: u64) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
         let ctx = &self.ctx;
         let latency = ctx.started.elapsed();
-        let (outcome, reason) = match self.reason {
-            Some(r) => ("deny", r.as_str()),
-            None => ("allow", allow_reason(ctx)),
+        let (outcome, reason, status) = match self.ending {
+            Ending::Answered {
+                reason: Some(r),
+                status,
+            } => ("deny", r.as_str(), status),
+            Ending::Answered {
+                reason: None,
+                status,
+            } => ("allow", allow_reason(ctx), status),
+            // Forwarded (or being forwarded) counts as allowed: the product may have acted.
+            Ending::ClientClosed => (
+                if ctx.stage == pipeline::Stage::Forward {
+                    "allow"
+                } else {
+                    "deny"
+                },
+                "client_closed",
+                CLIENT_CLOSED_STATUS,
+            ),
+        };
+        let early_reason = match self.ending {
+            Ending::Answered { reason, .. } => reason,
+            Ending::ClientClosed => None,
         };
         let shared = &self.state.shared;
-        shared
-            .metrics
-            .request(outcome, reason, self.status, latency);
+        shared.metrics.request(outcome, reason, status, latency);
         if let Some(us) = ctx.upstream_latency_us {
             shared
                 .metrics
                 .upstream(std::time::Duration::from_micros(us));
         }
         // One audit row per API request, and per request refused before its path was known
-        // to be non-API (CONTRACT §7).
+        // to be non-API.
         let early = matches!(
-            self.reason,
+            early_reason,
             Some(
                 Reason::BadPath
                     | Reason::MethodNotAllowed
@@ -190,7 +270,14 @@ impl Finish {
                     | Reason::TargetTooLong
             )
         );
-        let audited = (ctx.is_api || early || self.reason.is_some()) && shared.audit.is_enabled();
+        let refused = matches!(
+            self.ending,
+            Ending::Answered {
+                reason: Some(_),
+                ..
+            }
+        );
+        let audited = (ctx.is_api || early || refused) && shared.audit.is_enabled();
         let logged = tracing::enabled!(target: "access", tracing::Level::INFO);
         if !audited && !logged {
             return;
@@ -206,7 +293,8 @@ impl Finish {
             client_ip = %client_ip,
             method = %ctx.method,
             path = %ctx.path.escape_default(),
-            status = self.status,
+            status,
+            upstream_status = ctx.upstream_status,
             latency_us = latency.as_micros() as u64,
             outcome,
             reason,
@@ -229,7 +317,7 @@ impl Finish {
                 token_id: ctx.token_id.clone(),
                 decision: outcome.to_string(),
                 reason: reason.to_string(),
-                status: self.status,
+                status,
                 upstream_status: ctx.upstream_status,
                 latency_us: latency.as_micros() as u64,
                 upstream_latency_us: ctx.upstream_latency_us,
@@ -273,7 +361,7 @@ impl http_body::Body for CountingBody {
             }
         }
         if let Poll::Ready(None) = &polled {
-            if let Some(done) = this.done.take() {
+            if let Some(mut done) = this.done.take() {
                 done.record(this.sent);
             }
         }
@@ -291,7 +379,7 @@ impl http_body::Body for CountingBody {
 
 impl Drop for CountingBody {
     fn drop(&mut self) {
-        if let Some(done) = self.done.take() {
+        if let Some(mut done) = self.done.take() {
             done.record(self.sent);
         }
     }

@@ -7,7 +7,7 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::pipeline::credential::PRODUCT_COOKIES;
+use crate::carriers::Carriers;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones), parsed once.
 const HOP_BY_HOP: [HeaderName; 9] = [
@@ -79,40 +79,6 @@ pub fn strip_identity(headers: &mut HeaderMap, identity: &HeaderName) {
             .collect();
         for n in names {
             headers.remove(n);
-        }
-    }
-}
-
-/// Removes the product's session cookies from every `Cookie` header, keeping the others.
-pub fn strip_product_cookies(headers: &mut HeaderMap) {
-    let is_product =
-        |kv: &str| PRODUCT_COOKIES.contains(&kv.split('=').next().unwrap_or("").trim());
-    let any_product = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .any(|v| v.to_str().map_or(true, |s| s.split(';').any(is_product)));
-    if !any_product {
-        return;
-    }
-    // The kept pairs, joined straight into one value.
-    let mut kept = String::new();
-    for kv in headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|s| s.split(';'))
-        .map(str::trim)
-        .filter(|kv| !kv.is_empty() && !is_product(kv))
-    {
-        if !kept.is_empty() {
-            kept.push_str("; ");
-        }
-        kept.push_str(kv);
-    }
-    headers.remove(header::COOKIE);
-    if !kept.is_empty() {
-        if let Ok(v) = HeaderValue::try_from(kept) {
-            headers.insert(header::COOKIE, v);
         }
     }
 }
@@ -209,6 +175,7 @@ pub enum RewriteError {
 pub fn rewrite_request(
     headers: &mut HeaderMap,
     identity: &HeaderName,
+    carriers: &Carriers,
     caller: Caller<'_>,
     origin: Origin<'_>,
 ) -> Result<(), RewriteError> {
@@ -227,13 +194,13 @@ pub fn rewrite_request(
     );
     match caller {
         Caller::Untouched => {}
-        Caller::StripSessionCookies => strip_product_cookies(headers),
+        Caller::StripSessionCookies => carriers.strip_cookies(headers, true),
         Caller::Authenticated {
             username,
             service_account,
         } => {
             headers.remove(header::AUTHORIZATION);
-            strip_product_cookies(headers);
+            carriers.strip_cookies(headers, true);
             let user =
                 HeaderValue::from_str(username).map_err(|_| RewriteError::UsernameInvalid)?;
             if let Some(auth) = service_account {
@@ -306,22 +273,6 @@ mod tests {
         strip_hop_by_hop(&mut h);
         assert!(!h.contains_key(header::CONTENT_LENGTH));
         assert!(!h.contains_key(header::TRANSFER_ENCODING));
-    }
-
-    #[test]
-    fn product_cookies_removed_others_kept() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("JSESSIONID=a; theme=dark; atlassian.xsrf.token=x"),
-        );
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("seraph.rememberme.cookie=b"),
-        );
-        strip_product_cookies(&mut h);
-        assert_eq!(h.get_all(header::COOKIE).iter().count(), 1);
-        assert_eq!(h[header::COOKIE], "theme=dark");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod app;
 pub mod audit;
 pub mod authn;
 pub mod body;
+pub mod carriers;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

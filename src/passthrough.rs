@@ -3,10 +3,12 @@
 //!
 //! Owns: [`Passthrough`]. With the switch on, the product's who-am-I endpoint (Jira
 //! `/rest/api/2/myself?expand=groups`, Confluence `/rest/api/user/current` + `memberof`) is
-//! called with exactly the credential headers the product would see on the forwarded call
-//! (`Authorization` and the product's session cookies), so the identity authorized is the one
-//! the product will act as. Answers, including refusals, are cached by SHA-256 of those
-//! headers for `min(groups.cache_ttl, 60s)` in a bounded cache with one lookup in flight per
+//! called with exactly the credentials the product would see on the forwarded call
+//! (`Authorization` and the session cookies as raw bytes in the client's order, and the
+//! `os_username`/`os_password` parameters), so the identity authorized is the one the product
+//! will act as. The credential step has already refused the requests where the two could
+//! differ (a `Connection` header naming them, two session cookies of one name). Answers,
+//! including refusals, are cached by SHA-256 of those credentials for `min(groups.cache_ttl, 60s)` in a bounded cache with one lookup in flight per
 //! credential: a failing Basic password reaches the product at most once per TTL (Jira turns
 //! on CAPTCHA after repeated failures). The product refusing the credential -> 401
 //! `credential_rejected` without forwarding; no usable answer -> 503 `groups_unavailable`
@@ -19,10 +21,12 @@ use http::{header, HeaderMap, HeaderValue};
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
+use crate::carriers::{Carriers, Params};
 use crate::config::Config;
 use crate::groups::{Identity, LookupError, ProductClient};
 use crate::metrics::Metrics;
-use crate::pipeline::credential::{Credential, SESSION_COOKIES};
+use crate::pipeline::credential::Credential;
+use crate::pipeline::RequestCtx;
 use crate::principal::{short_hash, CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
 
@@ -97,15 +101,17 @@ impl Passthrough {
     }
 
     /// The caller's principal (groups from the product), or `None` when identity
-    /// resolution is off or the credential is not a pass-through one.
+    /// resolution is off or the credential is not a pass-through one. Either way the short
+    /// hash of the presented credentials goes to `ctx.credential_hash` (the rate-limit key
+    /// of a caller nobody identified).
     pub async fn identify(
         &self,
         credential: &Credential,
         headers: &HeaderMap,
+        params: &Params,
+        carriers: &Carriers,
+        ctx: &mut RequestCtx,
     ) -> Result<Option<Principal>, Rejection> {
-        let Some(inner) = &self.inner else {
-            return Ok(None);
-        };
         let (kind, token) = match credential {
             Credential::Pat(t) => (CredentialKind::Pat, Some(t.as_str())),
             Credential::Opaque(t) => (CredentialKind::NativeOauth, Some(t.as_str())),
@@ -113,13 +119,18 @@ impl Passthrough {
             Credential::Session => (CredentialKind::Session, None),
             Credential::GatewayToken(_) | Credential::Jwt(_) | Credential::None => return Ok(None),
         };
-        let lookup_headers = credential_headers(headers, inner.session_cookies);
-        let key = cache_key(&lookup_headers);
+        let with_cookies = self.inner.as_ref().map_or(true, |i| i.session_cookies);
+        let lookup = Lookup::of(headers, params, carriers, with_cookies);
+        let key = lookup.key();
+        ctx.credential_hash = Some(hex::encode(&key[..8]));
+        let Some(inner) = &self.inner else {
+            return Ok(None);
+        };
         let entry = inner
             .cache
             .entry(key)
             .or_try_insert_with(async {
-                match inner.client.whoami(&lookup_headers).await {
+                match inner.client.whoami(&lookup.headers, &lookup.query).await {
                     Ok(id) => Ok(Arc::new(Answer::Known(id))),
                     Err(LookupError::Rejected(status)) => Ok(Arc::new(Answer::Rejected(status))),
                     Err(e) => Err(e),
@@ -152,48 +163,53 @@ impl Passthrough {
     }
 }
 
-/// `Authorization` and (when they are forwarded at all) the product's session cookies:
-/// exactly the credentials the product will see on the forwarded request.
-fn credential_headers(headers: &HeaderMap, with_cookies: bool) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    if let Some(a) = headers.get(header::AUTHORIZATION) {
-        let mut a = a.clone();
-        a.set_sensitive(true);
-        out.insert(header::AUTHORIZATION, a);
-    }
-    if !with_cookies {
-        return out;
-    }
-    let mut cookies: Vec<&str> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|kv| SESSION_COOKIES.contains(&kv.split('=').next().unwrap_or("").trim()))
-        .collect();
-    cookies.sort_unstable();
-    if !cookies.is_empty() {
-        if let Ok(mut v) = HeaderValue::from_str(&cookies.join("; ")) {
-            v.set_sensitive(true);
-            out.insert(header::COOKIE, v);
-        }
-    }
-    out
+/// Exactly the credentials the product will see on the forwarded request: `Authorization`,
+/// (when they are forwarded at all) the session cookies as raw bytes in the client's order,
+/// and the `os_username`/`os_password` pairs of the query and form body (sent in the lookup's
+/// query: the product reads both through `getParameter`).
+#[derive(Debug)]
+struct Lookup {
+    headers: HeaderMap,
+    query: String,
 }
 
-/// SHA-256 over the credential headers (the secret itself is never kept).
-fn cache_key(h: &HeaderMap) -> [u8; 32] {
-    let mut d = Sha256::new();
-    for name in [header::AUTHORIZATION, header::COOKIE] {
-        d.update(name.as_str().as_bytes());
-        d.update([0]);
-        if let Some(v) = h.get(&name) {
-            d.update(v.as_bytes());
+impl Lookup {
+    fn of(headers: &HeaderMap, params: &Params, carriers: &Carriers, with_cookies: bool) -> Self {
+        let mut out = HeaderMap::new();
+        if let Some(a) = headers.get(header::AUTHORIZATION) {
+            let mut a = a.clone();
+            a.set_sensitive(true);
+            out.insert(header::AUTHORIZATION, a);
         }
-        d.update([0]);
+        if with_cookies {
+            let pieces = carriers.session_cookies(headers).pieces;
+            if !pieces.is_empty() {
+                if let Ok(mut v) = HeaderValue::from_bytes(&pieces.join(&b"; "[..])) {
+                    v.set_sensitive(true);
+                    out.insert(header::COOKIE, v);
+                }
+            }
+        }
+        Lookup {
+            headers: out,
+            query: params.pairs.join("&"),
+        }
     }
-    d.finalize().into()
+
+    /// SHA-256 over every credential (the secret itself is never kept).
+    fn key(&self) -> [u8; 32] {
+        let mut d = Sha256::new();
+        for name in [header::AUTHORIZATION, header::COOKIE] {
+            d.update(name.as_str().as_bytes());
+            d.update([0]);
+            if let Some(v) = self.headers.get(&name) {
+                d.update(v.as_bytes());
+            }
+            d.update([0]);
+        }
+        d.update(self.query.as_bytes());
+        d.finalize().into()
+    }
 }
 
 #[cfg(test)]

@@ -124,10 +124,45 @@ impl Principal {
     pub fn read_only_token(&self) -> bool {
         self.read_only_token
     }
-    /// True when the caller is in any of `groups`.
+    /// True when the caller is in any of `groups` (names compared as Jira and Crowd do,
+    /// without regard to case).
     pub fn in_any(&self, groups: &[String]) -> bool {
-        groups.iter().any(|g| self.groups.iter().any(|m| m == g))
+        in_any(&self.groups, groups)
     }
+}
+
+/// True when two user or group names are the same name: Jira, Confluence and Crowd compare
+/// both without regard to case.
+pub fn same_name(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
+}
+
+/// True when any of `member_of` is one of `wanted` ([`same_name`]).
+pub fn in_any(member_of: &[String], wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .any(|g| member_of.iter().any(|m| same_name(m, g)))
+}
+
+/// The key a name is stored under where it is looked up by [`same_name`].
+pub fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// True for the invisible format characters that can make a name read as another one:
+/// bidi embeddings, overrides and isolates, zero-width characters, the byte-order mark, the
+/// soft hyphen and the other Unicode `Cf` characters commonly abused in spoofing.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// First 16 hex characters of SHA-256: how tokens and credentials appear in logs and audit.

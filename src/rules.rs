@@ -105,13 +105,17 @@ impl Rule {
         })
     }
 
-    /// True when `method` and the canonical `path` match.
+    /// True when `method` and the canonical `path` match. A `GET` rule also matches `HEAD`
+    /// (JAX-RS answers `HEAD` with the `GET` resource), and on `/rest/<name>/<version>/…`
+    /// the version segment `latest` and a version number match each other (Atlassian REST
+    /// serves every API under both).
     pub fn matches(&self, method: &Method, path: &str) -> bool {
         if let Some(m) = &self.method {
-            if m != method {
+            if m != method && !(*m == Method::GET && *method == Method::HEAD) {
                 return false;
             }
         }
+        let rest_api = matches!(self.segments.first(), Some(Segment::Literal(l)) if l == "rest");
         let body = path.strip_prefix('/').unwrap_or(path);
         let body = body.strip_suffix('/').unwrap_or(body);
         let mut segs = if body.is_empty() {
@@ -119,14 +123,14 @@ impl Rule {
         } else {
             Some(body.split('/'))
         };
-        for want in &self.segments {
+        for (i, want) in self.segments.iter().enumerate() {
             let Some(got) = segs.as_mut().and_then(|s| s.next()) else {
                 return false;
             };
             match want {
                 Segment::Any => {}
                 Segment::Literal(l) => {
-                    if l != got {
+                    if l != got && !(rest_api && i == 2 && same_rest_version(l, got)) {
                         return false;
                     }
                 }
@@ -134,6 +138,17 @@ impl Rule {
         }
         self.rest || segs.is_none_or(|mut s| s.next().is_none())
     }
+}
+
+/// True when `a` and `b` name the same REST version: one is `latest` and the other a version
+/// number (`2`, `1.0`).
+fn same_rest_version(a: &str, b: &str) -> bool {
+    let number = |s: &str| {
+        !s.is_empty()
+            && s.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()))
+    };
+    (a == "latest" && number(b)) || (b == "latest" && number(a))
 }
 
 /// An ordered list of compiled rules; the first match wins.
@@ -179,6 +194,25 @@ impl RuleSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_rules_match_head_and_rest_versions_match_latest() {
+        let r = Rule::parse("GET /rest/api/2/user/picker").unwrap();
+        assert!(r.matches(&Method::HEAD, "/rest/api/2/user/picker"));
+        assert!(r.matches(&Method::GET, "/rest/api/latest/user/picker"));
+        assert!(!r.matches(&Method::POST, "/rest/api/2/user/picker"));
+        let r = Rule::parse("/rest/api/latest/groupuserpicker").unwrap();
+        assert!(r.matches(&Method::GET, "/rest/api/2/groupuserpicker"));
+        assert!(r.matches(&Method::GET, "/rest/api/1.0/groupuserpicker"));
+        assert!(!r.matches(&Method::GET, "/rest/api/two/groupuserpicker"));
+        let r = Rule::parse("/rest/agile/1.0/**").unwrap();
+        assert!(r.matches(&Method::GET, "/rest/agile/latest/board"));
+        // Only the version position of a /rest/ path.
+        let r = Rule::parse("/other/api/2/x").unwrap();
+        assert!(!r.matches(&Method::GET, "/other/api/latest/x"));
+        let r = Rule::parse("/rest/api/2/latest").unwrap();
+        assert!(!r.matches(&Method::GET, "/rest/api/2/3"));
+    }
 
     #[test]
     fn patterns_match_as_documented() {

@@ -19,6 +19,9 @@
 //! | HTTP/2 rapid reset (CVE-2023-44487) | `max_concurrent_streams = 100`, `max_pending_accept_reset_streams = 20`, `max_local_error_reset_streams = 64`: a client that keeps resetting streams gets a GOAWAY (ENHANCE_YOUR_CALM) instead of unbounded work. |
 //! | HTTP/2 liveness | keep-alive PING every 30 s; a peer that does not answer within hyper's default 20 s is dropped. |
 //!
+//! `admin_listen` runs the same loop ([`serve_with`]) with its own cap of
+//! [`ADMIN_MAX_CONNECTIONS`].
+//!
 //! Known gap: an HTTP/2 connection that completes its preface and then stays idle while
 //! answering PINGs is held until the client leaves; it still counts against
 //! `max_connections`, which is the bound.
@@ -32,6 +35,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::{Request, Response};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -40,6 +45,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::body::Body;
 use crate::config::ServerSettings;
 use crate::proxy::Pinned;
 use crate::state::AppState;
@@ -181,6 +187,23 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
     }
 }
 
+/// What answers one request: given the request, the TCP peer, `http` or `https`, and the
+/// client connection's own upstream connection (HTTP/1 on `listen`; `None` otherwise).
+pub type Handler = Arc<
+    dyn Fn(
+            Request<Incoming>,
+            SocketAddr,
+            &'static str,
+            Option<Arc<Pinned>>,
+        ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Connections `admin_listen` serves at once (operators and a scraper need few; the cap keeps
+/// a flood there from taking the file descriptors `listen` needs).
+pub const ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// Serves client traffic on `listener` until `shutdown` resolves, then drains in-flight
 /// requests for `server.shutdown_grace`.
 pub async fn serve(
@@ -190,9 +213,42 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let settings = state.runtime.load().config.server.clone();
-    let builders = Arc::new(builders(&settings));
+    let handler: Handler = Arc::new(move |req, peer, proto, pinned| {
+        gateway_handler(Arc::clone(&state), req, peer, proto, pinned)
+    });
+    let cap = settings.max_connections;
+    serve_with(listener, &settings, cap, tls, true, handler, shutdown).await;
+}
+
+/// `gateway::handle` boxed (the request future is about 7 KB, every stage's state, and hyper
+/// moves an unboxed service future around by value).
+fn gateway_handler(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    proto: &'static str,
+    pinned: Option<Arc<Pinned>>,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
+    Box::pin(crate::gateway::handle(state, req, peer, proto, pinned))
+}
+
+/// The accept loop both listeners share, with every bound of the table above: at most `cap`
+/// connections, the header timeout over the TLS handshake, the first bytes and every request
+/// head, hyper's head and HTTP/2 limits, a pause after a failed `accept` (out of file
+/// descriptors, say) instead of a tight loop, and a graceful drain. `pin_upstream` gives each
+/// HTTP/1 connection its own upstream connection (`listen` only).
+pub async fn serve_with(
+    listener: TcpListener,
+    settings: &ServerSettings,
+    cap: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    pin_upstream: bool,
+    handler: Handler,
+    shutdown: impl Future<Output = ()>,
+) {
+    let builders = Arc::new(builders(settings));
     // Connections beyond the cap wait in the kernel backlog instead of costing memory here.
-    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let permits = Arc::new(Semaphore::new(cap));
     let graceful = GracefulShutdown::new();
     // Tells connections still in their first-bytes phase to give up at shutdown.
     let (stopping, stop_rx) = tokio::sync::watch::channel(false);
@@ -215,22 +271,13 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
+        let handler = Arc::clone(&handler);
         let builders = Arc::clone(&builders);
-        // The service for one connection; an HTTP/1 connection brings its own upstream
-        // connection (`proxy::pinned`), HTTP/2 streams share the pool.
+        // The service for one connection; on `listen` an HTTP/1 connection brings its own
+        // upstream connection (`proxy::pinned`), HTTP/2 streams share the pool.
         let service = move |pinned: Option<Arc<Pinned>>| {
             service_fn(move |req| {
-                let state = Arc::clone(&state);
-                // Boxed: the request future is about 7 KB (every stage's state), and hyper
-                // moves an unboxed service future around by value.
-                let handled = Box::pin(crate::gateway::handle(
-                    state,
-                    req,
-                    peer,
-                    proto,
-                    pinned.clone(),
-                ));
+                let handled = handler(req, peer, proto, pinned.clone());
                 async move { Ok::<_, Infallible>(handled.await) }
             })
         };
@@ -264,7 +311,10 @@ pub async fn serve(
                 return;
             };
             let pick = |p: Sniffed| match p {
-                Sniffed::Http1 => (&builders.h1, service(Some(Arc::default()))),
+                Sniffed::Http1 => (
+                    &builders.h1,
+                    service(pin_upstream.then(|| Arc::new(Pinned::default()))),
+                ),
                 Sniffed::Http2 => (&builders.h2, service(None)),
             };
             match io {

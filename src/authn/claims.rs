@@ -187,13 +187,14 @@ pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a
 }
 
 fn forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    c.is_control() || crate::principal::is_invisible(c)
 }
 
 /// The username: `username_claim` must be a non-empty string; `username_regex` (anchored at
 /// config time) must match it whole and its first group is the result; the result must be
-/// non-blank, at most 255 characters and free of control and bidi characters.
+/// non-blank, at most 255 characters, free of control, bidi and invisible characters, and
+/// without whitespace at either end (the product's HTTP parser trims a header value, so
+/// `" admin"` would be authorized as itself and acted on as `admin`).
 pub fn username(
     claims: &Map<String, Value>,
     settings: &ProviderSettings,
@@ -248,12 +249,17 @@ pub fn username(
         },
     };
     if name.trim().is_empty()
+        || name.trim() != name
         || name.chars().count() > MAX_USERNAME_CHARS
         || name.chars().any(forbidden_char)
     {
-        trace.fail("username", "blank, too long, or has control characters");
-        return Err(Rejection::new(Reason::UsernameInvalid)
-            .detail("username is blank, too long or has control characters"));
+        trace.fail(
+            "username",
+            "blank, too long, padded with whitespace, or has control characters",
+        );
+        return Err(Rejection::new(Reason::UsernameInvalid).detail(
+            "username is blank, too long, padded with whitespace or has control characters",
+        ));
     }
     trace.pass("username", format!("{:?}", name));
     Ok(name)

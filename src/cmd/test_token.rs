@@ -252,52 +252,61 @@ async fn run(
         HeaderValue::from_str(&value)
             .map_err(|_| Rejection::new(Reason::MalformedToken).detail("token is not ASCII"))?,
     );
-    let cred = credential::classify(&headers)?;
+    let mut params = crate::carriers::Params::default();
+    if let Some(q) = uri.query() {
+        crate::carriers::scan_params(q, &mut params);
+    }
+    let cred = credential::classify(&headers, &cfg.upstream.carriers, &params)?;
     b.step("credential", "class", Verdict::Info, cred.kind().as_str());
     let restricted = cfg
         .access
         .public_restricted
         .first_match(&method, relative)
         .is_some();
-    let principal =
-        match credential::decide(cred, &cfg.auth, restricted, rt.authn.has_introspection())? {
-            CredentialDecision::Anonymous => {
-                b.step(
-                    "credential",
-                    "anonymous",
-                    Verdict::Info,
-                    "no credential: forwarded anonymously",
-                );
-                return Ok("anonymous");
+    let principal = match credential::decide(
+        cred,
+        &cfg.auth,
+        restricted,
+        rt.authn.has_introspection(),
+        &params,
+    )? {
+        CredentialDecision::Anonymous => {
+            b.step(
+                "credential",
+                "anonymous",
+                Verdict::Info,
+                "no credential: forwarded anonymously",
+            );
+            return Ok("anonymous");
+        }
+        CredentialDecision::PassThrough(c) => {
+            b.step(
+                "credential",
+                "pass-through",
+                Verdict::Info,
+                format!("{}: the product checks it", c.kind().as_str()),
+            );
+            return Ok("pass_through");
+        }
+        CredentialDecision::Authenticate(Credential::GatewayToken(t)) => {
+            let p = rt.tokens.authenticate(&t).await;
+            match &p {
+                Ok(p) => b.step(
+                    "authn",
+                    "gateway_token",
+                    Verdict::Pass,
+                    format!("user {}", p.username()),
+                ),
+                Err(r) => b.step("authn", "gateway_token", Verdict::Fail, r.reason.as_str()),
             }
-            CredentialDecision::PassThrough(c) => {
-                b.step(
-                    "credential",
-                    "pass-through",
-                    Verdict::Info,
-                    format!("{}: the product checks it", c.kind().as_str()),
-                );
-                return Ok("pass_through");
-            }
-            CredentialDecision::Authenticate(Credential::GatewayToken(t)) => {
-                let p = rt.tokens.authenticate(&t).await;
-                match &p {
-                    Ok(p) => b.step(
-                        "authn",
-                        "gateway_token",
-                        Verdict::Pass,
-                        format!("user {}", p.username()),
-                    ),
-                    Err(r) => b.step("authn", "gateway_token", Verdict::Fail, r.reason.as_str()),
-                }
-                p?
-            }
-            CredentialDecision::Authenticate(c) => {
-                let (steps, p) = rt.authn.explain(&c).await;
-                b.authn(steps);
-                p?
-            }
-        };
+            p?
+        }
+        CredentialDecision::Authenticate(c) => {
+            let (steps, p) = rt.authn.explain(&c).await;
+            b.authn(steps);
+            p?
+        }
+    };
     let principal = rt.groups.resolve(principal).await.inspect_err(|r| {
         b.step("groups", "resolve", Verdict::Fail, r.reason.as_str());
     })?;

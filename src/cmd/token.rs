@@ -29,6 +29,8 @@ pub struct CreateArgs {
     pub expires_in: Option<String>,
     /// Only reads.
     pub read_only: bool,
+    /// The groups the token carries (`--group`, repeated).
+    pub groups: Vec<String>,
 }
 
 async fn open(path: &Path) -> Result<(Config, TokenStore, AuditSink)> {
@@ -102,6 +104,7 @@ pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
             read_only: args.read_only,
             created_by: CREATED_BY.into(),
             enforce_limit: false,
+            groups: (!args.groups.is_empty()).then(|| args.groups.clone()),
         },
     )
     .await;
@@ -125,8 +128,8 @@ pub async fn create(path: &Path, args: CreateArgs) -> Result<ExitCode> {
     println!(
         "id {}  user {}  name {}  expires {}{}",
         r.id,
-        r.username,
-        r.name,
+        manage::visible(&r.username),
+        manage::visible(&r.name),
         manage::rfc3339(r.expires_at),
         if r.read_only { "  read-only" } else { "" }
     );
@@ -148,8 +151,8 @@ pub async fn list(path: &Path, user: Option<&str>) -> Result<ExitCode> {
         println!(
             "{:<16}  {:<20}  {:<24}  {:<20}  {:<9}  {}",
             r.id,
-            r.username,
-            r.name,
+            manage::visible(&r.username),
+            manage::visible(&r.name),
             manage::rfc3339(r.expires_at),
             if r.read_only { "read-only" } else { "full" },
             state(r.revoked_at, r.expires_at, now)

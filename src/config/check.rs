@@ -199,6 +199,15 @@ fn check_upstream(
             ),
         );
     }
+    for (i, name) in r.session_cookies.iter().enumerate() {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            e.push(
+                format!("upstream.session_cookies[{i}]"),
+                format!("`{}` is not a cookie name", name.escape_default()),
+            );
+        }
+    }
     let connect_timeout = e.positive_duration("upstream.connect_timeout", &r.connect_timeout);
     let timeout = e.positive_duration("upstream.timeout", &r.timeout);
     let header = match HeaderName::from_bytes(r.identity.header.as_bytes()) {
@@ -275,6 +284,13 @@ fn check_upstream(
         context_path: cp.to_string(),
         connect_timeout: connect_timeout?,
         timeout: timeout?,
+        carriers: crate::carriers::Carriers::new(
+            match product? {
+                Product::Jira => crate::carriers::JIRA_SESSION_COOKIES,
+                Product::Confluence => crate::carriers::CONFLUENCE_SESSION_COOKIES,
+            },
+            &r.session_cookies,
+        ),
         identity: IdentitySettings {
             mode: mode?,
             header: header?,

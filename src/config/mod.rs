@@ -108,6 +108,9 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
     /// Identity hand-off.
     pub identity: IdentitySettings,
+    /// Everything by which the product could authenticate a request (its session cookies
+    /// plus `upstream.session_cookies`).
+    pub carriers: crate::carriers::Carriers,
 }
 
 /// How the authenticated user is handed to the product (CONTRACT §4).

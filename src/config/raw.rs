@@ -122,6 +122,8 @@ pub struct RawUpstream {
     pub connect_timeout: String,
     /// Duration; default [`DEFAULT_UPSTREAM_TIMEOUT`].
     pub timeout: String,
+    /// Extra cookie names that carry a product session (added to the product's own).
+    pub session_cookies: Vec<String>,
     /// `[upstream.identity]`
     pub identity: RawIdentity,
 }
@@ -134,6 +136,7 @@ impl Default for RawUpstream {
             context_path: String::new(),
             connect_timeout: s(DEFAULT_CONNECT_TIMEOUT),
             timeout: s(DEFAULT_UPSTREAM_TIMEOUT),
+            session_cookies: Vec::new(),
             identity: RawIdentity::default(),
         }
     }

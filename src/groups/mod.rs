@@ -110,7 +110,9 @@ impl Groups {
         match &self.source {
             Source::Claim => Ok(principal),
             Source::Static(map) => {
-                let g = map.get(principal.username()).cloned().unwrap_or_default();
+                // Keys are stored lower-cased (usernames are case-insensitive).
+                let key = crate::principal::name_key(principal.username());
+                let g = map.get(&key).cloned().unwrap_or_default();
                 Ok(principal.with_groups(g))
             }
             Source::Upstream(u) => {

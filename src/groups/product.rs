@@ -100,16 +100,21 @@ impl ProductClient {
                 }
                 jira_groups(&v)
             }
-            Product::Confluence => self.memberof(username, headers).await,
+            Product::Confluence => self.memberof(username, headers, "").await,
         }
     }
 
-    /// Who the holder of the credential in `headers` is, with their groups.
-    pub async fn whoami(&self, headers: &HeaderMap) -> Result<Identity, LookupError> {
+    /// Who the holder of the credential in `headers` (and in `params`, credential
+    /// parameters such as `os_username=…&os_password=…`, empty for none) is, with their groups.
+    pub async fn whoami(&self, headers: &HeaderMap, params: &str) -> Result<Identity, LookupError> {
         match self.product {
             Product::Jira => {
                 let v = self
-                    .get("/rest/api/2/myself?expand=groups", headers, true)
+                    .get(
+                        &with_params("/rest/api/2/myself?expand=groups", params),
+                        headers,
+                        true,
+                    )
                     .await?;
                 let username = name_of(&v, "name")?;
                 Ok(Identity {
@@ -118,13 +123,19 @@ impl ProductClient {
                 })
             }
             Product::Confluence => {
-                let v = self.get("/rest/api/user/current", headers, true).await?;
+                let v = self
+                    .get(
+                        &with_params("/rest/api/user/current", params),
+                        headers,
+                        true,
+                    )
+                    .await?;
                 if v.get("type").and_then(Value::as_str) == Some("anonymous") {
                     // Confluence answers 200 for anonymous callers: the credential did not count.
                     return Err(LookupError::Rejected(200));
                 }
                 let username = name_of(&v, "username")?;
-                let groups = self.memberof(&username, headers).await?;
+                let groups = self.memberof(&username, headers, params).await?;
                 Ok(Identity { username, groups })
             }
         }
@@ -134,6 +145,7 @@ impl ProductClient {
         &self,
         username: &str,
         headers: &HeaderMap,
+        params: &str,
     ) -> Result<Vec<String>, LookupError> {
         let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
         let mut groups = Vec::new();
@@ -141,7 +153,12 @@ impl ProductClient {
             let start = page * PAGE;
             let v = self
                 .get(
-                    &format!("/rest/api/user/memberof?username={user}&start={start}&limit={PAGE}"),
+                    &with_params(
+                        &format!(
+                            "/rest/api/user/memberof?username={user}&start={start}&limit={PAGE}"
+                        ),
+                        params,
+                    ),
                     headers,
                     false,
                 )
@@ -208,6 +225,15 @@ impl ProductClient {
         }
         serde_json::from_slice(&body)
             .map_err(|_| LookupError::Unavailable("the product's answer is not JSON".into()))
+    }
+}
+
+/// `path` with the caller's credential parameters appended.
+fn with_params(path: &str, params: &str) -> String {
+    match (params.is_empty(), path.contains('?')) {
+        (true, _) => path.to_string(),
+        (false, true) => format!("{path}&{params}"),
+        (false, false) => format!("{path}?{params}"),
     }
 }
 

@@ -38,10 +38,34 @@ fn passthrough(url: &str, product: &str, extra: &str) -> Passthrough {
     Passthrough::new(&cfg, &http, &Arc::new(Metrics::new()), None)
 }
 
+fn jira_carriers() -> Carriers {
+    Carriers::new(crate::carriers::JIRA_SESSION_COOKIES, &[])
+}
+
 /// Classifies like the pipeline does.
 async fn identify(p: &Passthrough, headers: &HeaderMap) -> Result<Option<Principal>, Rejection> {
-    let c = crate::pipeline::credential::classify(headers).expect("classified");
-    p.identify(&c, headers).await
+    let params = Params::default();
+    let carriers = jira_carriers();
+    let c = crate::pipeline::credential::classify(headers, &carriers, &params).expect("classified");
+    let mut ctx = RequestCtx::new(
+        "t".into(),
+        "127.0.0.1:1".parse().unwrap(),
+        http::Method::GET,
+        "/rest/api/2/myself".into(),
+    );
+    p.identify(&c, headers, &params, &carriers, &mut ctx).await
+}
+
+fn credential_headers(headers: &HeaderMap, with_cookies: bool) -> HeaderMap {
+    Lookup::of(headers, &Params::default(), &jira_carriers(), with_cookies).headers
+}
+
+fn cache_key(headers: &HeaderMap) -> [u8; 32] {
+    Lookup {
+        headers: headers.clone(),
+        query: String::new(),
+    }
+    .key()
 }
 
 fn count(jira: &JiraStandin, path: &str) -> usize {
@@ -65,18 +89,25 @@ fn only_credential_headers_are_sent_and_hashed() {
         a[header::COOKIE],
         "JSESSIONID=abc; seraph.rememberme.cookie=r"
     );
-    // Other cookies and their order do not change the key; the credential does.
+    // Other cookies do not change the key; the credential and its order (what the product
+    // sees) do.
     let b = credential_headers(
         &h(&[
-            (
-                "cookie",
-                "seraph.rememberme.cookie=r; JSESSIONID=abc; other=2",
-            ),
+            ("cookie", "JSESSIONID=abc; other=2"),
+            ("cookie", "seraph.rememberme.cookie=r"),
             ("authorization", "Basic YTpi"),
         ]),
         true,
     );
     assert_eq!(cache_key(&a), cache_key(&b));
+    let reordered = credential_headers(
+        &h(&[
+            ("cookie", "seraph.rememberme.cookie=r; JSESSIONID=abc"),
+            ("authorization", "Basic YTpi"),
+        ]),
+        true,
+    );
+    assert_ne!(cache_key(&a), cache_key(&reordered));
     let c = credential_headers(
         &h(&[
             ("authorization", "Basic YTpj"),

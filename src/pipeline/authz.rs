@@ -102,8 +102,7 @@ impl Authz {
         query: Option<&str>,
     ) -> Result<bool, Rejection> {
         let a = &self.access;
-        let in_any =
-            |wanted: &[String]| wanted.iter().any(|g| caller.groups.iter().any(|m| m == g));
+        let in_any = |wanted: &[String]| crate::principal::in_any(caller.groups, wanted);
         if !a.allowed_groups.is_empty() && !in_any(&a.allowed_groups) {
             return Err(Rejection::new(Reason::GroupDenied).detail(format!(
                 "`{}` is in none of access.allowed_groups",

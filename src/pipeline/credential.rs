@@ -3,29 +3,23 @@
 //! Owns: classifying `Authorization` and the product's session cookies in the contract's
 //! order (Basic · `Bearer gw_…` · Bearer JWT · Bearer PAT · other Bearer · session cookie ·
 //! none) and applying `disable_basic`, `gateway_tokens`, `allow_pat`, `allow_native_oauth`,
-//! `allow_session_cookies`, `require_authentication` and `public_restricted`. It reads headers
-//! only; checking a token is the `authn` stage's job.
+//! `allow_session_cookies`, `require_authentication` and `public_restricted`. Which parts of a
+//! request carry a credential is `carriers`' word (cookies from raw bytes, `os_username` /
+//! `os_password` and OAuth parameters in the query or a form body); this stage refuses what
+//! the product could read differently from authgate (two session cookies of one name, a
+//! `Connection` header naming `Authorization` or `Cookie`, a credential parameter sent twice)
+//! and counts `os_username`/`os_password` as Basic. Checking a token is the `authn` stage's job.
 
 use base64::Engine;
 use http::{header, HeaderMap};
 
+use crate::carriers::{self, Carriers, Params};
 use crate::config::AuthSwitches;
 use crate::principal::CredentialKind;
 use crate::reject::{Reason, Rejection};
 
 /// Bearer tokens longer than this are refused without parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// Cookies by which the product recognises a logged-in browser.
-pub const SESSION_COOKIES: &[&str] = &["JSESSIONID", "seraph.rememberme.cookie", "crowd.token_key"];
-
-/// Cookies removed before forwarding a caller authgate authenticated.
-pub const PRODUCT_COOKIES: &[&str] = &[
-    "JSESSIONID",
-    "seraph.rememberme.cookie",
-    "crowd.token_key",
-    "atlassian.xsrf.token",
-];
 
 /// What `Authorization` (or the cookie) holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,23 +109,37 @@ fn is_b64url_byte(c: u8) -> bool {
         | (c == b'_')
 }
 
-/// True when a `Cookie` header carries one of the product's session cookies.
-pub fn has_session_cookie(headers: &HeaderMap) -> bool {
-    headers.get_all(header::COOKIE).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(';').any(|kv| {
-                let name = kv.split('=').next().unwrap_or("").trim();
-                SESSION_COOKIES.contains(&name)
-            })
-        })
-    })
-}
-
-/// Reads `Authorization` and the cookies (the first half of step 5).
-pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
+/// Reads `Authorization`, the session cookies and the credential parameters (the first half
+/// of step 5). `params` holds what the query and a form body carry.
+pub fn classify(
+    headers: &HeaderMap,
+    carriers: &Carriers,
+    params: &Params,
+) -> Result<Credential, Rejection> {
+    if let Some(name) = carriers::connection_names_credential(headers) {
+        return Err(Rejection::new(Reason::MalformedRequest).detail(format!(
+            "Connection names {name}: the product would not see it"
+        )));
+    }
+    let cookies = carriers.session_cookies(headers);
+    if let Some(name) = cookies.duplicate {
+        return Err(Rejection::new(Reason::MalformedRequest)
+            .detail(format!("two `{}` cookies", name.escape_default())));
+    }
+    if let Some(name) = &params.duplicate {
+        return Err(Rejection::new(Reason::MalformedRequest).detail(format!(
+            "the parameter `{}` sent twice",
+            name.escape_default()
+        )));
+    }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
-        return Ok(if has_session_cookie(headers) {
+        return Ok(if params.basic {
+            // Seraph logs the caller in from these parameters: the same credential as Basic.
+            Credential::Basic {
+                username: params.os_username.clone().unwrap_or_default(),
+            }
+        } else if !cookies.pieces.is_empty() {
             Credential::Session
         } else {
             Credential::None
@@ -143,8 +151,18 @@ pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
     let value = value
         .to_str()
         .map_err(|_| Rejection::new(Reason::MalformedToken).detail("Authorization is not ASCII"))?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let rest = rest.trim();
+    let (scheme, rest) = match value.split_once(' ') {
+        Some((scheme, rest)) => (scheme, rest.trim()),
+        // A bare scheme is an empty credential of that scheme.
+        None if value.eq_ignore_ascii_case("bearer") || value.eq_ignore_ascii_case("basic") => {
+            (value, "")
+        }
+        // A pasted raw token, or a scheme glued to its value by a tab: never logged.
+        None => {
+            return Err(Rejection::new(Reason::UnsupportedScheme)
+                .detail("Authorization has no scheme followed by a space"))
+        }
+    };
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest)
@@ -162,8 +180,16 @@ pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
         return Ok(Credential::Basic { username });
     }
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Rejection::new(Reason::UnsupportedScheme)
-            .detail(format!("scheme `{}`", scheme.escape_default())));
+        // Only something shaped like a scheme is named; anything else may be a secret.
+        let shaped = scheme.len() <= 20
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        return Err(Rejection::new(Reason::UnsupportedScheme).detail(if shaped {
+            format!("scheme `{scheme}`")
+        } else {
+            "Authorization value with no recognisable scheme".to_string()
+        }));
     }
     if rest.is_empty() {
         return Err(Rejection::new(Reason::MalformedToken).detail("empty Bearer"));
@@ -186,8 +212,33 @@ pub fn classify(headers: &HeaderMap) -> Result<Credential, Rejection> {
 }
 
 /// Applies the global switches (the second half of step 5). `restricted` is true when the
-/// path matches `public_restricted`; `has_introspection` when an introspection provider exists.
+/// path matches `public_restricted`; `has_introspection` when an introspection provider exists;
+/// `params` are the credential parameters of the query and form body. Credential parameters
+/// ride along only with a caller authgate authenticates (they are removed before forwarding):
+/// beside any other credential, `os_username`/`os_password` obey `disable_basic` and OAuth
+/// parameters are refused like the `OAuth` scheme.
 pub fn decide(
+    credential: Credential,
+    switches: &AuthSwitches,
+    restricted: bool,
+    has_introspection: bool,
+    params: &Params,
+) -> Result<CredentialDecision, Rejection> {
+    let decision = decide_class(credential, switches, restricted, has_introspection)?;
+    if !matches!(decision, CredentialDecision::Authenticate(_)) {
+        if params.oauth {
+            return Err(Rejection::new(Reason::UnsupportedScheme)
+                .detail("OAuth parameters in the query or form body"));
+        }
+        if params.basic && switches.disable_basic {
+            return Err(Rejection::new(Reason::BasicDisabled)
+                .detail("os_username/os_password in the query or form body"));
+        }
+    }
+    Ok(decision)
+}
+
+fn decide_class(
     credential: Credential,
     switches: &AuthSwitches,
     restricted: bool,

@@ -67,6 +67,9 @@ pub struct RequestCtx {
     pub username: Option<String>,
     /// Short token hash or gateway token id.
     pub token_id: Option<String>,
+    /// Short hash of every product credential a pass-through caller presented (the
+    /// rate-limit key when nobody identified the caller).
+    pub credential_hash: Option<String>,
     /// The stage that decided last.
     pub stage: Stage,
     /// The rule that matched (`bypass: GET /status`), for the log and audit.
@@ -97,6 +100,7 @@ impl RequestCtx {
             provider: None,
             username: None,
             token_id: None,
+            credential_hash: None,
             stage: Stage::Path,
             rule: None,
             rate: None,

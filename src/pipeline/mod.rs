@@ -20,8 +20,10 @@ pub use authz::Permitted;
 pub use ctx::{RequestCtx, Stage};
 
 use self::credential::{Credential, CredentialDecision};
+use crate::body::Form;
+use crate::carriers::{self, Params};
 use crate::config::Config;
-use crate::reject::Rejection;
+use crate::reject::{Reason, Rejection};
 use crate::state::Runtime;
 
 /// What one stage decided.
@@ -69,8 +71,10 @@ pub enum Outcome {
 
 /// Runs every stage in order. The order is the contract's (§3.1) and each position is a
 /// security choice, written next to the stage.
-pub async fn run(rt: &Runtime, parts: &Parts, ctx: &mut RequestCtx) -> Outcome {
-    match run_stages(rt, parts, ctx).await {
+/// `form` is the request's form body when it is one (read before the pipeline, since the
+/// product reads credentials from it).
+pub async fn run(rt: &Runtime, parts: &Parts, form: &Form, ctx: &mut RequestCtx) -> Outcome {
+    match run_stages(rt, parts, form, ctx).await {
         Ok(outcome) => outcome,
         Err(rejection) => {
             ctx.detail.clone_from(&rejection.detail);
@@ -90,16 +94,19 @@ pub enum Prevalidated {
         canonical: path::CanonicalPath,
         /// What the global switches made of the credential.
         decided: CredentialDecision,
+        /// The credential parameters of the query and form body.
+        params: Params,
     },
 }
 
 /// Stages 1–5: canonical path, reserved paths, IP filter, scope and credential class. Pure
 /// (no I/O), so it is also what the `pipeline` bench measures. `has_introspection` is true
-/// when an introspection provider validates opaque tokens.
+/// when an introspection provider validates opaque tokens; `form` is the form body, if any.
 pub fn prevalidate(
     cfg: &Config,
     has_introspection: bool,
     parts: &Parts,
+    form: &Form,
     ctx: &mut RequestCtx,
 ) -> Result<Prevalidated, Rejection> {
     // 1. path: first, because every later stage matches rules on the canonical path, and
@@ -128,8 +135,14 @@ pub fn prevalidate(
     //    learns nothing about tokens.
     ctx.stage = Stage::IpFilter;
     let client = cfg.ip.client_ip(ctx.peer.ip(), &parts.headers);
-    ctx.is_api =
-        relative.is_some_and(|r| cfg.auth.api_paths.first_match(&parts.method, r).is_some());
+    let is_api = |r: &str| cfg.auth.api_paths.first_match(&parts.method, r).is_some();
+    ctx.is_api = relative.is_some_and(is_api);
+    // The product's resource URL rewrite serves `/s/<anything>/_/<target>` as `/<target>`:
+    // such an alias of an API path would reach it unchecked, so it is refused.
+    if let Some(target) = relative.and_then(|r| path::s_alias_targets(r).find(|t| is_api(t))) {
+        return Err(Rejection::new(Reason::BadPath)
+            .detail(format!("`/s/…/_/` alias of the API path {target}")));
+    }
     let guarded = ctx.is_api || cfg.ip.scope() == ip_filter::IpScope::All;
     let ip_decision = if guarded {
         cfg.ip.check(&client)
@@ -153,7 +166,8 @@ pub fn prevalidate(
 
     // 5. credential: classify once; the global switches decide what happens to each class.
     ctx.stage = Stage::Credential;
-    let credential = credential::classify(&parts.headers)?;
+    let params = credential_params(parts.uri.query(), form)?;
+    let credential = credential::classify(&parts.headers, &cfg.upstream.carriers, &params)?;
     ctx.credential = credential.kind();
     let restricted = cfg
         .access
@@ -167,18 +181,42 @@ pub fn prevalidate(
         &cfg.auth,
         restricted.is_some(),
         has_introspection,
+        &params,
     )?;
-    Ok(Prevalidated::Checked { canonical, decided })
+    Ok(Prevalidated::Checked {
+        canonical,
+        decided,
+        params,
+    })
+}
+
+/// The credential parameters of the query and the form body. A form too large to read is
+/// refused: what it carries cannot be known.
+fn credential_params(query: Option<&str>, form: &Form) -> Result<Params, Rejection> {
+    let mut params = Params::default();
+    if let Some(q) = query {
+        carriers::scan_params(q, &mut params);
+    }
+    match form {
+        Form::None => {}
+        Form::Read(body) => carriers::scan_params(&String::from_utf8_lossy(body), &mut params),
+        Form::TooLarge => {
+            return Err(Rejection::new(Reason::BodyTooLarge)
+                .detail("a form body on an API path larger than authgate reads"))
+        }
+    }
+    Ok(params)
 }
 
 async fn run_stages(
     rt: &Runtime,
     parts: &Parts,
+    form: &Form,
     ctx: &mut RequestCtx,
 ) -> Result<Outcome, Rejection> {
     // 1–5: path, reserved, ip_filter, scope, credential (see `prevalidate`).
-    let (canonical, decided) =
-        match prevalidate(&rt.config, rt.authn.has_introspection(), parts, ctx)? {
+    let (canonical, decided, params) =
+        match prevalidate(&rt.config, rt.authn.has_introspection(), parts, form, ctx)? {
             // An API call forwarded while authentication is on is a `bypass` match: nobody
             // is identified, but it is still an API call, limited per client IP (stage 8),
             // so a public endpoint is no open flood path to the product.
@@ -188,7 +226,11 @@ async fn run_stages(
                 return Ok(Outcome::Forward(h));
             }
             Prevalidated::Done(outcome) => return Ok(outcome),
-            Prevalidated::Checked { canonical, decided } => (canonical, decided),
+            Prevalidated::Checked {
+                canonical,
+                decided,
+                params,
+            } => (canonical, decided, params),
         };
     let relative = canonical.relative().expect("scope forwards non-API paths");
 
@@ -204,7 +246,17 @@ async fn run_stages(
             Some(rt.tokens.authenticate(t).await?)
         }
         CredentialDecision::Authenticate(c) => Some(rt.authn.authenticate(c).await?),
-        CredentialDecision::PassThrough(c) => rt.passthrough.identify(c, &parts.headers).await?,
+        CredentialDecision::PassThrough(c) => {
+            rt.passthrough
+                .identify(
+                    c,
+                    &parts.headers,
+                    &params,
+                    &rt.config.upstream.carriers,
+                    ctx,
+                )
+                .await?
+        }
     };
     if let Some(p) = &principal {
         ctx.credential = p.credential();

@@ -25,18 +25,55 @@ pub struct CanonicalPath {
     rel_start: Option<usize>,
 }
 
+/// The suffixes Atlassian REST takes off the last segment of a `/rest/…` path before it
+/// dispatches (it turns them into an `Accept` type): `/rest/api/2/user.json` is `/rest/api/2/user`.
+pub const REST_SUFFIXES: &[&str] = &["json", "xml", "txt", "htm", "html", "atom"];
+
 impl CanonicalPath {
-    /// The path rules are matched on: `full` without the context path, or `None` when the
-    /// request is outside the context path (a non-API path).
+    /// The path rules are matched on: the resource the product dispatches to. That is
+    /// `full` without the context path and, on `/rest/…`, without a [`REST_SUFFIXES`]
+    /// suffix on the last segment (any case; a trailing `/` after it goes too). `None` when
+    /// the request is outside the context path (a non-API path).
     pub fn relative(&self) -> Option<&str> {
         self.rel_start.map(|i| {
             let r = &self.full[i..];
             if r.is_empty() {
                 "/"
             } else {
-                r
+                rest_resource(r)
             }
         })
+    }
+}
+
+/// The paths the product's resource rewrite (`^/s/(.*)/_/(.*)`) would serve for `relative`:
+/// one per `/_/` after a leading `/s/` (the product's greedy match takes the last; every
+/// one is offered, so no reading of the pattern is missed), each as `/<target>` with its
+/// REST suffix removed.
+pub fn s_alias_targets(relative: &str) -> impl Iterator<Item = &str> {
+    let rest = relative.strip_prefix("/s/").unwrap_or("");
+    rest.match_indices("/_/")
+        .map(move |(i, _)| rest_resource(&rest[i + 2..]))
+}
+
+/// `path` without a REST suffix on its last segment (see [`CanonicalPath::relative`]).
+pub fn rest_resource(path: &str) -> &str {
+    if !path.starts_with("/rest/") {
+        return path;
+    }
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    let last_start = trimmed.rfind('/').map_or(0, |i| i + 1);
+    let last = &trimmed[last_start..];
+    match last.rfind('.') {
+        Some(dot)
+            if dot > 0
+                && REST_SUFFIXES
+                    .iter()
+                    .any(|s| last[dot + 1..].eq_ignore_ascii_case(s)) =>
+        {
+            &trimmed[..last_start + dot]
+        }
+        _ => path,
     }
 }
 

@@ -199,7 +199,7 @@ impl<C: Clock + Clone> RateLimiter<C> {
         match self
             .overrides
             .iter()
-            .find(|(g, _)| groups.iter().any(|m| m == g))
+            .find(|(g, _)| groups.iter().any(|m| crate::principal::same_name(m, g)))
         {
             Some((_, b)) => b,
             None => &self.default,
@@ -257,10 +257,15 @@ pub fn key_for(permitted: Option<&Permitted>, ctx: &RequestCtx) -> LimitKey {
         let p = p.principal();
         return match (p.credential(), p.token_id()) {
             (CredentialKind::Basic | CredentialKind::Session, _) | (_, None) => {
-                LimitKey::User(p.username().into())
+                LimitKey::User(crate::principal::name_key(p.username()).into())
             }
             (_, Some(t)) => LimitKey::Token(t.into()),
         };
+    }
+    // A pass-through caller nobody identified is limited by its whole credential (never by
+    // the bare Basic username, or a wrong password could spend someone else's bucket).
+    if let Some(h) = &ctx.credential_hash {
+        return LimitKey::Token(h.as_str().into());
     }
     let ip = match &ctx.client_ip {
         Some(ClientIp::Addr(a)) => *a,

@@ -82,6 +82,8 @@ pub struct ForwardRequest<'a> {
     /// The client connection's own upstream connection (HTTP/1 clients); `None` sends over
     /// the shared pool.
     pub pinned: Option<&'a Pinned>,
+    /// The whole body when it is a form that was read for the credential check.
+    pub form: Option<bytes::Bytes>,
 }
 
 /// Why a request got no response head from the product.
@@ -211,22 +213,28 @@ impl Upstream {
         }
     }
 
-    /// Forwards one request. `identity` is the `[upstream.identity]` settings.
+    /// Forwards one request. `identity` is the `[upstream.identity]` settings, `carriers`
+    /// what carries a product credential. For a caller authgate authenticated every carrier
+    /// goes (the headers' in `headers::rewrite_request`, the query's and form body's
+    /// parameters here) and the product's session cookies are taken off the answer.
     pub async fn forward(
         &self,
         req: ForwardRequest<'_>,
         identity: &crate::config::IdentitySettings,
+        carriers: &crate::carriers::Carriers,
     ) -> Result<Response<Body>, Rejection> {
         let ForwardRequest {
             mut parts,
-            body,
+            mut body,
             handoff,
             ctx,
             peer_trusted,
             proto,
             strip_session_cookies,
             pinned,
+            form,
         } = req;
+        let authenticated = matches!(handoff, Handoff::Authenticated(_));
         // The same rewrite the bench measures (`headers::rewrite_request`).
         let caller = match &handoff {
             Handoff::Authenticated(p) => headers::Caller::Authenticated {
@@ -250,18 +258,40 @@ impl Upstream {
             request_id: &ctx.request_id,
             authority: parts.uri.authority().map(|a| a.as_str()),
         };
-        headers::rewrite_request(&mut parts.headers, &identity.header, caller, origin).map_err(
-            |e| match e {
-                headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
-                headers::RewriteError::ServiceAccountInvalid => {
-                    Rejection::new(Reason::UpstreamUnreachable)
-                }
-            },
-        )?;
-        let path_and_query = match parts.uri.query() {
+        headers::rewrite_request(
+            &mut parts.headers,
+            &identity.header,
+            carriers,
+            caller,
+            origin,
+        )
+        .map_err(|e| match e {
+            headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
+            headers::RewriteError::ServiceAccountInvalid => {
+                Rejection::new(Reason::UpstreamUnreachable)
+            }
+        })?;
+        let query = match parts.uri.query() {
+            Some(q) if authenticated && crate::carriers::has_credential_params(q) => {
+                crate::carriers::strip_params(q)
+            }
+            q => q.map(str::to_string),
+        };
+        let path_and_query = match query {
             Some(q) => format!("{}?{q}", ctx.path),
             None => ctx.path.clone(),
         };
+        if let Some(form) = form.filter(|_| authenticated) {
+            let text = String::from_utf8_lossy(&form);
+            if crate::carriers::has_credential_params(&text) {
+                let kept = crate::carriers::strip_params(&text).unwrap_or_default();
+                parts
+                    .headers
+                    .insert(http::header::CONTENT_LENGTH, HeaderValue::from(kept.len()));
+                parts.headers.remove(http::header::TRANSFER_ENCODING);
+                body = crate::body::full(kept);
+            }
+        }
         let mut target = Uri::builder();
         if pinned.is_some() {
             // Origin-form on our own connection; the pool derives both from an absolute URI.
@@ -302,6 +332,9 @@ impl Upstream {
         ctx.upstream_status = Some(response.status().as_u16());
         let (mut rparts, rbody) = response.into_parts();
         headers::strip_hop_by_hop(&mut rparts.headers);
+        if authenticated {
+            carriers.strip_set_cookie(&mut rparts.headers);
+        }
         let body: Body = rbody
             .map_err(|e| Box::new(e) as crate::body::BodyError)
             .boxed();
@@ -329,7 +362,7 @@ impl SendFailure {
 }
 
 /// True when `e` was caused by the request body going over its limit ([`request_body`]).
-fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+pub fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     // The chain is short (client error -> hyper error -> body error); bound it anyway.
     for _ in 0..8 {

@@ -2,7 +2,7 @@
 //! `crate::admin` before this is reached).
 //!
 //! `GET /admin/tokens[?user=NAME]` -> every token (or one user's); `POST /admin/tokens`
-//! `{"user","name","expires_in","read_only"}` -> 201 with the secret (once);
+//! `{"user","name","expires_in","read_only","groups"}` -> 201 with the secret (once);
 //! `DELETE /admin/tokens/{id}` -> 204. Operator actions: the group rules and `max_per_user`
 //! do not apply; `max_expiry` does. Every create, revoke and refusal is an audit row.
 
@@ -30,6 +30,8 @@ struct CreateBody {
     expires_in: Option<String>,
     #[serde(default)]
     read_only: bool,
+    /// The groups the token carries (group rules and rate-limit overrides apply to it).
+    groups: Option<Vec<String>>,
 }
 
 /// Answers `/admin/tokens[/{id}]`; `peer` is the operator's address (for the audit row).
@@ -190,6 +192,7 @@ async fn route(
                     read_only: b.read_only,
                     created_by: CREATED_BY.into(),
                     enforce_limit: false,
+                    groups: b.groups,
                 },
             )
             .await

@@ -10,13 +10,12 @@
 //! revokes (refusals come back as a `Rejection`, which the gateway audits like any other).
 
 use http::{Method, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde::Deserialize;
 
 use super::manage::{self, CreateRequest};
 use crate::audit::AuditEvent;
 use crate::body::{empty, json_response, Body};
+use crate::carriers::Params;
 use crate::pipeline::{Decision, LocalRoute, RequestCtx, Stage};
 use crate::principal::Principal;
 use crate::reject::{Reason, Rejection};
@@ -31,8 +30,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 struct CreateBody {
     name: Option<String>,
     expires_in: Option<String>,
-    #[serde(default)]
-    read_only: bool,
+    read_only: Option<bool>,
 }
 
 enum Route {
@@ -47,7 +45,7 @@ pub async fn serve(
     rt: &Runtime,
     _route: LocalRoute,
     parts: http::request::Parts,
-    body: Incoming,
+    body: Body,
     ctx: &mut RequestCtx,
 ) -> Result<Response<Body>, Rejection> {
     let cfg = &rt.config;
@@ -90,7 +88,11 @@ pub async fn serve(
     }
 
     ctx.stage = Stage::Authn;
-    if let Ok(c) = crate::pipeline::credential::classify(&parts.headers) {
+    if let Ok(c) = crate::pipeline::credential::classify(
+        &parts.headers,
+        &cfg.upstream.carriers,
+        &Params::default(),
+    ) {
         ctx.credential = c.kind();
     }
     let caller = super::caller::identify(state, rt, &parts.headers, &client_ip).await?;
@@ -113,12 +115,11 @@ pub async fn serve(
     }
 }
 
-async fn read_body(body: Incoming) -> Result<bytes::Bytes, Rejection> {
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(Rejection::new(Reason::BodyTooLarge))
-        }
+async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
+    match crate::body::read_form(body, MAX_BODY_BYTES).await {
+        Ok((crate::body::Form::Read(bytes), _)) => Ok(bytes),
+        Ok(_) => Err(Rejection::new(Reason::BodyTooLarge)),
+        Err(e) if crate::proxy::body_too_large(&*e) => Err(Rejection::new(Reason::BodyTooLarge)),
         Err(e) => {
             Err(Rejection::new(Reason::MalformedRequest).detail(format!("reading the body: {e}")))
         }
@@ -157,6 +158,18 @@ async fn create(
         Some(t) => Some(manage::parse_expiry(t).map_err(|e| e.rejection())?),
         None => None,
     };
+    // A read-only caller makes read-only tokens only: a token carries its creator's
+    // groups, and asking for more than the caller has is refused, not quietly narrowed.
+    let read_only_caller = caller.in_any(&cfg.access.read_only_groups);
+    let read_only = match req.read_only {
+        Some(false) if read_only_caller => {
+            return Err(Rejection::new(Reason::ReadOnly)
+                .public_note("A read-only user can create read-only tokens only.")
+                .detail("a caller in access.read_only_groups asked for read_only: false"))
+        }
+        Some(r) => r,
+        None => read_only_caller,
+    };
     let now = rt.tokens.now();
     let created = manage::create(
         rt.tokens.store(),
@@ -166,9 +179,10 @@ async fn create(
             user: caller.username().to_string(),
             name: req.name,
             expires_in,
-            read_only: req.read_only,
+            read_only,
             created_by: caller.username().to_string(),
             enforce_limit: true,
+            groups: Some(caller.groups().to_vec()),
         },
     )
     .await

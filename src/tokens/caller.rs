@@ -14,6 +14,7 @@ use std::time::Duration;
 use http::{header, HeaderMap};
 use serde_json::Value;
 
+use crate::carriers::Params;
 use crate::config::Product;
 use crate::pipeline::credential::{self, Credential};
 use crate::principal::{CredentialKind, Principal};
@@ -82,7 +83,7 @@ pub async fn identify(
     headers: &HeaderMap,
     client_ip: &str,
 ) -> Result<Principal, Rejection> {
-    let cred = credential::classify(headers)?;
+    let cred = credential::classify(headers, &rt.config.upstream.carriers, &Params::default())?;
     match &cred {
         Credential::Basic { username } => basic(state, rt, headers, username, client_ip).await,
         Credential::Jwt(_) => rt.groups.resolve(rt.authn.authenticate(&cred).await?).await,

@@ -34,6 +34,8 @@ pub struct CreateRequest {
     pub created_by: String,
     /// Apply `tokens.max_per_user` (self-service only).
     pub enforce_limit: bool,
+    /// The groups the token carries (its creator's; `None`: none recorded).
+    pub groups: Option<Vec<String>>,
 }
 
 /// A new token: its row and, once, its secret.
@@ -57,8 +59,8 @@ pub enum ManageError {
     /// Not a positive duration.
     #[error("expires_in must be a positive duration such as \"30d\"")]
     BadExpiry,
-    /// Empty, too long or with control characters.
-    #[error("the name must be 1 to {MAX_NAME_CHARS} characters without control characters")]
+    /// Empty, too long, or with control, bidi or invisible characters.
+    #[error("the name must be 1 to {MAX_NAME_CHARS} characters without control, bidi or invisible characters")]
     BadName,
     /// The user already has a token with this name.
     #[error("this user already has a token with this name")]
@@ -102,6 +104,20 @@ impl ManageError {
             ManageError::Store(e) => Rejection::new(Reason::IdpUnavailable).detail(e.to_string()),
         }
     }
+}
+
+/// `s` with control and invisible characters shown as `\u{…}` escapes (how a name is
+/// printed to a terminal, whatever was stored before names were checked).
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || crate::principal::is_invisible(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A duration as an operator wrote it: `365d`, `12h`, `30m` or `45s`.
@@ -152,7 +168,9 @@ pub async fn create(
     let chars = name.chars().count();
     if chars == 0
         || chars > MAX_NAME_CHARS
-        || name.chars().any(char::is_control)
+        || name
+            .chars()
+            .any(|c| c.is_control() || crate::principal::is_invisible(c))
         || name.trim().is_empty()
     {
         return Err(ManageError::BadName);
@@ -188,6 +206,7 @@ pub async fn create(
         revoked_at: None,
         read_only: req.read_only,
         created_by: req.created_by,
+        groups: req.groups.map(|g| serde_json::Value::from(g).to_string()),
     };
     store.insert(&record).await.map_err(|e| match e {
         StoreError::DuplicateName => ManageError::DuplicateName,

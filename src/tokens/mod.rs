@@ -162,7 +162,8 @@ impl GatewayTokens {
             Some(record.id.clone()),
         )
         .with_expiry(Some(record.expires_at.into()))
-        .with_read_only_token(record.read_only))
+        .with_read_only_token(record.read_only)
+        .with_groups(record.group_list()))
     }
 
     /// Queues a `last_used_at` write unless one was queued in the last minute. Never waits.

@@ -32,9 +32,20 @@ pub struct TokenRecord {
     pub read_only: bool,
     /// Who made it (the user, an admin, `admin-api` or `cli`).
     pub created_by: String,
+    /// The creator's groups when it was made, a JSON array (`None`: none recorded).
+    pub groups: Option<String>,
 }
 
 impl TokenRecord {
+    /// The recorded groups (none when none were recorded or the column is not a JSON array
+    /// of strings).
+    pub fn group_list(&self) -> Vec<String> {
+        self.groups
+            .as_deref()
+            .and_then(|g| serde_json::from_str(g).ok())
+            .unwrap_or_default()
+    }
+
     /// Counts toward `max_per_user`: neither revoked nor expired at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && self.expires_at > now
@@ -59,7 +70,7 @@ pub struct TokenStore {
 }
 
 const COLUMNS: &str =
-    "id, username, name, hash, created_at, expires_at, last_used_at, revoked_at, read_only, created_by";
+    "id, username, name, hash, created_at, expires_at, last_used_at, revoked_at, read_only, created_by, groups";
 
 /// Runs `$body` with `$pool` bound to the configured pool and `$sql` to the statement in that
 /// database's placeholder syntax. A macro because the same builder chain has to be
@@ -89,7 +100,7 @@ impl TokenStore {
     /// Inserts a new row.
     pub async fn insert(&self, r: &TokenRecord) -> Result<(), StoreError> {
         let sql = format!(
-            "INSERT INTO gateway_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO gateway_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         let res = on_pool!(&self.db, sql, |pool, sql| sqlx::query(sql)
             .bind(&r.id)
@@ -102,6 +113,7 @@ impl TokenStore {
             .bind(r.revoked_at)
             .bind(r.read_only)
             .bind(&r.created_by)
+            .bind(&r.groups)
             .execute(pool)
             .await
             .map(|_| ()));

@@ -18,7 +18,21 @@ pub(super) fn check_groups(r: &RawGroups, e: &mut ConfigErrors) -> Option<Groups
         }
         "claim" => Some(GroupSource::Claim),
         "upstream" => Some(GroupSource::Upstream),
-        "static" => Some(GroupSource::Static(r.static_groups.clone())),
+        "static" => {
+            // Usernames are case-insensitive: keys are stored lower-cased, and two keys that
+            // differ only by case would make the answer depend on the spelling.
+            let mut map = std::collections::BTreeMap::new();
+            for (user, groups) in &r.static_groups {
+                let key = crate::principal::name_key(user);
+                if map.insert(key, groups.clone()).is_some() {
+                    e.push(
+                        format!("groups.static.{user}"),
+                        "another key names the same user (usernames are case-insensitive)",
+                    );
+                }
+            }
+            Some(GroupSource::Static(map))
+        }
         other => {
             e.push(
                 "groups.source",

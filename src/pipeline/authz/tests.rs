@@ -68,11 +68,13 @@ fn allowed_and_read_only_across_every_method() {
             Err(Reason::GroupDenied),
             Err(Reason::GroupDenied),
         ),
+        // Group names compare without regard to case, as in Jira and Crowd.
+        ("case", vec!["JIRA-USERS"], Ok(false), Ok(false)),
         (
-            "case",
-            vec!["JIRA-USERS"],
-            Err(Reason::GroupDenied),
-            Err(Reason::GroupDenied),
+            "case-ro",
+            vec!["jira-users", "Jira-ReadOnly"],
+            Ok(true),
+            Err(Reason::ReadOnly),
         ),
     ];
     for (who, groups, read, write) in rows {

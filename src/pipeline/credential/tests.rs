@@ -1,5 +1,16 @@
 use super::*;
+use crate::carriers::{Carriers, Params};
 use http::HeaderValue;
+
+fn jira() -> Carriers {
+    Carriers::new(crate::carriers::JIRA_SESSION_COOKIES, &[])
+}
+
+fn params(query: &str) -> Params {
+    let mut p = Params::default();
+    crate::carriers::scan_params(query, &mut p);
+    p
+}
 
 fn switches() -> AuthSwitches {
     crate::config::from_toml("").unwrap().auth
@@ -86,7 +97,7 @@ fn classification_order() {
         ),
     ];
     for (headers, want) in cases {
-        let got = classify(&headers).map_err(|r| r.reason);
+        let got = classify(&headers, &jira(), &Params::default()).map_err(|r| r.reason);
         assert_eq!(got, want, "{headers:?}");
     }
 }
@@ -103,7 +114,7 @@ fn switches_table() {
         username: "a".into(),
     };
     let r = |c: Credential, s: &AuthSwitches, restricted: bool, intro: bool| {
-        decide(c, s, restricted, intro).map_err(|r| r.reason)
+        decide(c, s, restricted, intro, &Params::default()).map_err(|r| r.reason)
     };
     assert_eq!(
         r(basic.clone(), &base, false, false),
@@ -269,4 +280,119 @@ fn is_jwt_agrees_with_the_plain_reading_on_every_shape() {
             assert_eq!(is_jwt(&t), is_jwt_reference(&t), "{odd:?} at {i}");
         }
     }
+}
+
+#[test]
+fn credentials_the_product_could_read_differently_are_refused() {
+    let mut h = h(&["Basic YTpi"], Some("JSESSIONID=bob"));
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close, Authorization"),
+    );
+    let got = classify(&h, &jira(), &Params::default()).map_err(|r| r.reason);
+    assert_eq!(got, Err(Reason::MalformedRequest));
+    let two = h_cookies(&["JSESSIONID=a", "JSESSIONID=b"]);
+    let got = classify(&two, &jira(), &Params::default()).map_err(|r| r.reason);
+    assert_eq!(got, Err(Reason::MalformedRequest));
+    let got = classify(
+        &HeaderMap::new(),
+        &jira(),
+        &params("os_username=a&os_username=b"),
+    )
+    .map_err(|r| r.reason);
+    assert_eq!(got, Err(Reason::MalformedRequest));
+}
+
+fn h_cookies(values: &[&str]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for v in values {
+        m.append(
+            http::header::COOKIE,
+            http::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    m
+}
+
+#[test]
+fn hidden_session_cookies_are_still_sessions() {
+    for v in [
+        &b"pref=caf\xe9; JSESSIONID=abc"[..],
+        b"$Version=1, JSESSIONID=abc",
+        b"$Version=0,JSESSIONID=abc",
+        b"$Version=\"1\", JSESSIONID=abc",
+        b"$Version=1; a=b, JSESSIONID=abc",
+        b"  $Version=1 ,JSESSIONID=abc",
+    ] {
+        let mut m = HeaderMap::new();
+        m.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_bytes(v).unwrap(),
+        );
+        assert_eq!(
+            classify(&m, &jira(), &Params::default()),
+            Ok(Credential::Session),
+            "{}",
+            String::from_utf8_lossy(v)
+        );
+    }
+}
+
+#[test]
+fn query_passwords_count_as_basic_and_oauth_parameters_as_a_scheme() {
+    let p = params("os_username=bob&os_password=x");
+    let c = classify(&HeaderMap::new(), &jira(), &p).unwrap();
+    assert_eq!(
+        c,
+        Credential::Basic {
+            username: "bob".into()
+        }
+    );
+    let mut s = switches();
+    assert_eq!(
+        decide(c.clone(), &s, false, false, &p),
+        Ok(CredentialDecision::PassThrough(c.clone()))
+    );
+    s.disable_basic = true;
+    assert_eq!(
+        decide(c, &s, false, false, &p).map_err(|r| r.reason),
+        Err(Reason::BasicDisabled)
+    );
+    // Beside a PAT, the parameters still obey disable_basic.
+    let pat = Credential::Pat(PAT.into());
+    assert_eq!(
+        decide(pat.clone(), &s, false, false, &p).map_err(|r| r.reason),
+        Err(Reason::BasicDisabled)
+    );
+    // Beside a JWT authgate checks, they are removed before forwarding instead.
+    let jwt = Credential::Jwt("a.b.c".into());
+    assert_eq!(
+        decide(jwt.clone(), &s, false, false, &p),
+        Ok(CredentialDecision::Authenticate(jwt))
+    );
+    let o = params("oauth_token=&oauth_consumer_key=k");
+    assert_eq!(
+        decide(Credential::None, &switches(), false, false, &o).map_err(|r| r.reason),
+        Err(Reason::UnsupportedScheme)
+    );
+}
+
+#[test]
+fn an_authorization_value_without_a_scheme_is_never_logged() {
+    for v in [
+        "ghp_secretsecretsecret",
+        "Bearer\tsecret-token",
+        "abc.def.ghi",
+    ] {
+        let m = h(&[v], None);
+        let r = classify(&m, &jira(), &Params::default()).unwrap_err();
+        assert_eq!(r.reason, Reason::UnsupportedScheme);
+        let detail = r.detail.unwrap_or_default();
+        assert!(
+            !detail.contains("secret") && !detail.contains("abc"),
+            "{detail}"
+        );
+    }
+    let r = classify(&h(&["Digest x"], None), &jira(), &Params::default()).unwrap_err();
+    assert_eq!(r.detail.as_deref(), Some("scheme `Digest`"));
 }

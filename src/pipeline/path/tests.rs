@@ -123,3 +123,33 @@ fn context_path_is_stripped_once() {
     assert_eq!(c("/jirax/rest").relative(), None);
     assert_eq!(c("/rest/api/2/myself").relative(), None);
 }
+
+#[test]
+fn rest_suffixes_are_matched_as_the_resource_the_product_dispatches_to() {
+    for (path, resource) in [
+        ("/rest/api/2/user.json", "/rest/api/2/user"),
+        ("/rest/api/2/user.JSON", "/rest/api/2/user"),
+        ("/rest/api/2/user.xml/", "/rest/api/2/user"),
+        ("/rest/api/2/issue/X-1.atom", "/rest/api/2/issue/X-1"),
+        ("/rest/api/2/user.jsonx", "/rest/api/2/user.jsonx"),
+        ("/rest/api/2/.json", "/rest/api/2/.json"),
+        ("/rest/api/2/a.b.html", "/rest/api/2/a.b"),
+        ("/secure/a.json", "/secure/a.json"),
+        ("/rest/api/2/user", "/rest/api/2/user"),
+    ] {
+        assert_eq!(rest_resource(path), resource, "{path}");
+    }
+}
+
+#[test]
+fn resource_rewrite_aliases_name_their_targets() {
+    let t: Vec<&str> = s_alias_targets("/s/x/_/rest/api/2/myself").collect();
+    assert_eq!(t, vec!["/rest/api/2/myself"]);
+    let t: Vec<&str> = s_alias_targets("/s/a/_/b/_/rest/api/2/user.json").collect();
+    assert_eq!(t, vec!["/b/_/rest/api/2/user.json", "/rest/api/2/user"]);
+    assert_eq!(s_alias_targets("/rest/api/2/x").count(), 0);
+    assert_eq!(
+        s_alias_targets("/s/en_GB/1/_/download/batch/x.js").count(),
+        1
+    );
+}
