@@ -16,6 +16,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
+use authgate::body::Form;
 use authgate::headers::{rewrite_request, Caller, Origin};
 use authgate::pipeline::{path, prevalidate, Prevalidated, RequestCtx};
 
@@ -104,6 +105,7 @@ fn bench_headers(c: &mut Criterion) {
         request_id: "bench-0001",
         authority: None,
     };
+    let carriers = authgate::carriers::Carriers::new(authgate::carriers::JIRA_SESSION_COOKIES, &[]);
     let caller = Caller::Authenticated {
         username: "alice",
         service_account: None,
@@ -111,7 +113,7 @@ fn bench_headers(c: &mut Criterion) {
     c.bench_function("headers/rewrite_authenticated", |b| {
         b.iter_batched_ref(
             || template.clone(),
-            |h| rewrite_request(h, &identity, caller, origin),
+            |h| rewrite_request(h, &identity, &carriers, caller, origin),
             BatchSize::SmallInput,
         )
     });
@@ -131,7 +133,7 @@ fn bench_prevalidate(c: &mut Criterion) {
     // Sanity: this request goes all the way to "authenticate the JWT".
     let mut ctx = RequestCtx::new("bench".into(), peer, Method::GET, JIRA_TARGET.into());
     assert!(matches!(
-        prevalidate(&cfg, false, &parts, &mut ctx),
+        prevalidate(&cfg, false, &parts, &Form::None, &mut ctx),
         Ok(Prevalidated::Checked { .. })
     ));
     c.bench_function("prevalidate/50_rules_20_cidrs", |b| {
@@ -142,7 +144,13 @@ fn bench_prevalidate(c: &mut Criterion) {
                 parts.method.clone(),
                 String::new(),
             );
-            let out = prevalidate(black_box(&cfg), false, black_box(&parts), &mut ctx);
+            let out = prevalidate(
+                black_box(&cfg),
+                false,
+                black_box(&parts),
+                &Form::None,
+                &mut ctx,
+            );
             black_box((out.is_ok(), ctx.stage))
         })
     });

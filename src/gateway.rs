@@ -118,7 +118,7 @@ pub async fn handle(
         match pipeline::run(&rt, &parts, &form, ctx).await {
             Outcome::Reject(r) => Err(r),
             Outcome::Local(route) => {
-                crate::tokens::api::serve(&*state, &rt, route, parts, body, ctx).await
+                crate::tokens::api::serve(&state, &rt, route, parts, body, ctx).await
             }
             Outcome::Forward(handoff) => {
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());

@@ -119,7 +119,7 @@ impl Passthrough {
             Credential::Session => (CredentialKind::Session, None),
             Credential::GatewayToken(_) | Credential::Jwt(_) | Credential::None => return Ok(None),
         };
-        let with_cookies = self.inner.as_ref().map_or(true, |i| i.session_cookies);
+        let with_cookies = self.inner.as_ref().is_none_or(|i| i.session_cookies);
         let lookup = Lookup::of(headers, params, carriers, with_cookies);
         let key = lookup.key();
         ctx.credential_hash = Some(hex::encode(&key[..8]));

@@ -38,6 +38,9 @@ pub fn check(raw: &RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
     if !e.is_empty() {
         return Err(e);
     }
+    if let (Some(u), Some(a), Some(x), Some(r)) = (&upstream, &auth, &access, &rate_limit) {
+        warnings.extend(policy_holes(u, a, x, r));
+    }
     // All `Some` once no error was recorded: every checker records an error when it returns None.
     Ok(Config {
         source: None,
@@ -54,6 +57,65 @@ pub fn check(raw: &RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
         log: log.expect("checked"),
         warnings,
     })
+}
+
+/// Legal policies with a hole that is easy to miss: group rules that do not reach the
+/// product's other ways in, a password-to-session endpoint left open while Basic is off,
+/// group rules that pass-through callers escape when nobody asks the product who they are.
+fn policy_holes(
+    upstream: &UpstreamSettings,
+    auth: &AuthSwitches,
+    access: &AccessSettings,
+    rate_limit: &RateLimitSettings,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    let group_rules = !access.allowed_groups.is_empty() || !access.read_only_groups.is_empty();
+    let (other, sample) = match upstream.product {
+        Product::Jira => ("/secure/**", "/secure/CreateIssueDetails.jspa"),
+        Product::Confluence => ("/rpc/**", "/rpc/json-rpc/confluenceservice-v2/storePage"),
+    };
+    if group_rules
+        && auth
+            .api_paths
+            .first_match(&http::Method::POST, sample)
+            .is_none()
+    {
+        w.push(format!(
+            "access.allowed_groups / read_only_groups are set but auth.api_paths does not cover {other}: the product's actions there take the same credentials and no group rule applies to them"
+        ));
+    }
+    let session = "/rest/auth/1/session";
+    let needs_credential = auth.require_authentication
+        || access
+            .public_restricted
+            .first_match(&http::Method::POST, session)
+            .is_some();
+    if upstream.product == Product::Jira
+        && auth.disable_basic
+        && access
+            .deny
+            .first_match(&http::Method::POST, session)
+            .is_none()
+        && !(auth
+            .api_paths
+            .first_match(&http::Method::POST, session)
+            .is_some()
+            && needs_credential)
+    {
+        w.push(format!(
+            "auth.disable_basic = true but POST {session} (a password for a session cookie) is neither denied nor behind a credential: add it to access.deny"
+        ));
+    }
+    let passthrough = auth.allow_pat || !auth.disable_basic || auth.allow_session_cookies;
+    if !auth.resolve_passthrough_identity
+        && passthrough
+        && (group_rules || !rate_limit.overrides.is_empty())
+    {
+        w.push(
+            "auth.resolve_passthrough_identity = false: PAT, Basic and session callers are not identified, so access.allowed_groups, read_only_groups and rate-limit overrides do not apply to them".to_string(),
+        );
+    }
+    w
 }
 
 fn socket_addr(path: &str, v: &str, e: &mut ConfigErrors) -> Option<SocketAddr> {

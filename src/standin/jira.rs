@@ -7,9 +7,13 @@
 //! users it knows ([`StandinUser`]). The answers themselves live in `jira/routes.rs`.
 //!
 //! How it authenticates a request, in this order (as Jira DC with a header authenticator):
-//! the configured identity header (any letter case) naming a known user; `Basic` for a known
-//! user with the right password (a wrong one is 401); `Bearer <PAT>` for a PAT it issued
-//! (an unknown one is 401); a `JSESSIONID=<user>-session` cookie; else anonymous.
+//! the configured identity header (any letter case) naming a known user (and the answer sets
+//! `JSESSIONID=<user>-session`, as Seraph authenticators put the user in a session);
+//! `os_username` + `os_password` in the query or a form body; `Basic` for a known user with
+//! the right password (a wrong one is 401); `Bearer <PAT>` for a PAT it issued (an unknown
+//! one is 401); a `JSESSIONID=<user>-session` or remember-me cookie
+//! (`seraph.rememberme.cookie` / Confluence's `seraph.confluence` = `<user>-remember`), read
+//! from raw bytes as Tomcat does (`,` separates cookies after `$Version`); else anonymous.
 
 mod routes;
 

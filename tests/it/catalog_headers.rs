@@ -46,12 +46,14 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
     assert!(seen.headers.contains_key("x-request-id"));
-    // `Connection: Authorization` does not make a missing credential acceptable.
+    // `Connection: Authorization` never makes a credential disappear after authgate read
+    // it: the request is refused whatever the credential (400 since the product would see
+    // another one than authgate checked).
     let resp = h.get(T, &["Connection: close, Authorization"]).await;
     h.assert_denied(
         &resp,
-        401,
-        "credential_required",
+        400,
+        "malformed_request",
         "H-04 Connection: Authorization",
     )
     .await;
@@ -66,8 +68,8 @@ async fn h04_connection_cannot_remove_what_authgate_sets() {
         .await;
     h.assert_denied(
         &resp,
-        401,
-        "unsupported_scheme",
+        400,
+        "malformed_request",
         "H-04 Connection: Authorization + Digest",
     )
     .await;

@@ -34,6 +34,7 @@ mod authn_introspection;
 mod authn_jwks;
 mod authn_wycheproof;
 mod authz;
+mod bypasses;
 mod catalog_audit;
 mod catalog_audit_db;
 mod catalog_config;

@@ -31,6 +31,13 @@ pub(super) fn authenticate<'a>(options: &'a JiraOptions, req: &RecordedRequest) 
             None => Caller::Refused("The user named in the identity header does not exist."),
         };
     }
+    // Seraph's login filter reads these with getParameter: the query, or a form body.
+    if let Some((name, password)) = os_login(req) {
+        return match find(&name) {
+            Some(u) if u.password == password => Caller::User(u),
+            _ => Caller::Refused("Login failed: wrong username or password."),
+        };
+    }
     if let Some(v) = req.headers.get(header::AUTHORIZATION) {
         let v = v.to_str().unwrap_or("");
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
@@ -60,19 +67,65 @@ pub(super) fn authenticate<'a>(options: &'a JiraOptions, req: &RecordedRequest) 
         }
         return Caller::Refused("The authentication scheme is not supported.");
     }
+    // Cookies as Tomcat reads them: raw bytes, `;` between cookies (and `,` once the header
+    // starts with `$Version`), the first session cookie of a name wins.
+    let remember = match options.product {
+        Product::Jira => "seraph.rememberme.cookie",
+        Product::Confluence => "seraph.confluence",
+    };
     for cookies in req.headers.get_all(header::COOKIE) {
-        for pair in cookies.to_str().unwrap_or("").split(';') {
-            let Some((name, value)) = pair.trim().split_once('=') else {
+        let bytes = cookies.as_bytes();
+        let rfc2109 = bytes.trim_ascii_start().starts_with(b"$Version");
+        for pair in bytes.split(|&b| b == b';' || (rfc2109 && b == b',')) {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                 continue;
             };
-            if name == "JSESSIONID" {
-                if let Some(u) = value.strip_suffix("-session").and_then(find) {
-                    return Caller::User(u);
-                }
+            let (name, value) = (&pair[..eq], &pair[eq + 1..]);
+            let value = std::str::from_utf8(value).unwrap_or("");
+            let user = match name {
+                b"JSESSIONID" => value.strip_suffix("-session").and_then(find),
+                n if n == remember.as_bytes() => value.strip_suffix("-remember").and_then(find),
+                _ => None,
+            };
+            if let Some(u) = user {
+                return Caller::User(u);
             }
         }
     }
     Caller::Anonymous
+}
+
+/// `os_username` and `os_password` from the query or a form body (first value wins).
+fn os_login(req: &RecordedRequest) -> Option<(String, String)> {
+    let query = req
+        .target
+        .split_once('?')
+        .map_or("", |(_, q)| q)
+        .to_string();
+    let form = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let body = if form {
+        String::from_utf8_lossy(&req.body).into_owned()
+    } else {
+        String::new()
+    };
+    let mut user = None;
+    let mut password = None;
+    for pair in query.split('&').chain(body.split('&')) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = crate::carriers::decode_component(k);
+        let v = crate::carriers::decode_component(v);
+        match k.as_str() {
+            "os_username" if user.is_none() => user = Some(v),
+            "os_password" if password.is_none() => password = Some(v),
+            _ => {}
+        }
+    }
+    Some((user?, password?))
 }
 
 /// The whole answer to one recorded request.
@@ -83,6 +136,18 @@ pub(super) fn answer(
 ) -> Response<Body> {
     let caller = authenticate(options, req);
     let mut resp = route(options, failing, req, &caller);
+    // Seraph authenticators put a header-authenticated user in the session, and the answer
+    // carries that session's cookie.
+    if let (Caller::User(u), true) = (
+        &caller,
+        req.headers.contains_key(options.identity_header.as_str()),
+    ) {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("JSESSIONID={}-session; Path=/; HttpOnly", u.name))
+        {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     let who = match caller {
         Caller::User(u) => u.name.as_str(),
         _ => "anonymous",

@@ -175,6 +175,11 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
+    /// The body as text (lossy), for assertions and messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     /// Parses a whole HTTP/1.1 answer as read from the socket.
     pub fn parse(bytes: &[u8]) -> RawResponse {
         let text_end = bytes.windows(4).position(|w| w == b"\r\n\r\n");
