@@ -11,42 +11,12 @@ use http::{HeaderValue, Request, Response};
 use http_body::Frame;
 use hyper::body::Incoming;
 
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Verdict};
 use crate::body::{Body, BodyError, Form};
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
 use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{Reason, Rejection};
 use crate::state::AppState;
-
-/// Query keys whose values never reach a log or an audit row.
-const SENSITIVE_QUERY_KEYS: &[&str] = &[
-    "token",
-    "access_token",
-    "password",
-    "os_password",
-    "jwt",
-    "secret",
-    "client_secret",
-    "api_key",
-];
-
-/// The query with the values of sensitive keys replaced by `***` (keys kept). Keys are
-/// compared after percent-decoding, so `acc%65ss_token=` is caught too.
-pub fn redact_query(q: &str) -> String {
-    let sensitive = |k: &str| {
-        let k = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
-        SENSITIVE_QUERY_KEYS
-            .iter()
-            .any(|s| s.eq_ignore_ascii_case(k.trim()))
-    };
-    q.split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if sensitive(k) => format!("{k}=***"),
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// The most of a form body read to find credential parameters in it. A larger form on an
 /// API path is refused (413): what it carries could not be known.
@@ -304,25 +274,16 @@ impl Finish {
             detail = ctx.detail.as_deref().unwrap_or(""),
         );
         if audited {
-            shared.audit.record(AuditEvent {
-                ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
-                request_id: ctx.request_id.clone(),
-                client_ip,
-                method: ctx.method.to_string(),
-                path: ctx.path.clone(),
-                query: ctx.query.as_deref().map(redact_query),
-                credential: ctx.credential.as_str().to_string(),
-                provider: ctx.provider.clone(),
-                username: ctx.username.clone(),
-                token_id: ctx.token_id.clone(),
-                decision: outcome.to_string(),
-                reason: reason.to_string(),
-                status,
-                upstream_status: ctx.upstream_status,
-                latency_us: latency.as_micros() as u64,
-                upstream_latency_us: ctx.upstream_latency_us,
-                bytes_sent,
-            });
+            shared.audit.record(AuditEvent::of_request(
+                shared.clock.now(),
+                ctx,
+                Verdict {
+                    decision: outcome,
+                    reason,
+                    status,
+                    bytes_sent,
+                },
+            ));
         }
     }
 }
@@ -382,22 +343,5 @@ impl Drop for CountingBody {
         if let Some(mut done) = self.done.take() {
             done.record(self.sent);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sensitive_query_values_are_redacted() {
-        assert_eq!(
-            redact_query("jql=a&token=abc&os_password=x&Access_Token=y&api_key"),
-            "jql=a&token=***&os_password=***&Access_Token=***&api_key"
-        );
-        assert_eq!(
-            redact_query("acc%65ss_token=x&password=p&jwt=j&secret=s&client_secret=c&api_key=k&PASSWORD=q"),
-            "acc%65ss_token=***&password=***&jwt=***&secret=***&client_secret=***&api_key=***&PASSWORD=***"
-        );
     }
 }

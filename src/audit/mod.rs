@@ -11,8 +11,9 @@
 //! - `retention` — the cleanup scheduler (one replica at a time on Postgres).
 //! - `jsonlog`   — the optional one-JSON-line-per-event output (`audit.log`).
 //!
-//! Query-string redaction happens before an event is built (`gateway::redact_query`).
+//! - `event`     — one constructor per kind of event, and query redaction.
 
+mod event;
 mod jsonlog;
 mod options;
 pub mod retention;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+pub use event::{redact_query, OperatorAction, Verdict};
 pub use options::WriterOptions;
 pub use retention::{Policy, Report};
 pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEvent, AuditSink, WriterOptions};
+use crate::audit::{AuditEvent, AuditSink, OperatorAction, Verdict, WriterOptions};
 use crate::config::{AuditLog, Config};
 use crate::db::Db;
 use crate::tokens::manage::{self, CreateRequest};
@@ -64,25 +64,27 @@ async fn audit(
     token_id: &str,
     decision: &str,
 ) {
-    sink.record(AuditEvent {
-        ts: Utc::now(),
-        request_id: format!("cli-{}", crate::tokens::format::new_id()),
-        client_ip: "127.0.0.1".into(),
-        method: "CLI".into(),
-        path: format!("authgate token {action} -c {}", path.display()),
-        query: None,
-        credential: "none".into(),
-        provider: None,
-        username: Some(user.to_string()),
-        token_id: Some(token_id.to_string()),
-        decision: decision.into(),
-        reason: format!("token_{action}"),
-        status: 0,
-        upstream_status: None,
-        latency_us: 0,
-        upstream_latency_us: None,
-        bytes_sent: 0,
-    });
+    let request_id = format!("cli-{}", crate::tokens::format::new_id());
+    let command = format!("authgate token {action} -c {}", path.display());
+    sink.record(AuditEvent::of_operator(
+        std::time::SystemTime::now(),
+        OperatorAction {
+            request_id: &request_id,
+            client_ip: "127.0.0.1".into(),
+            method: "CLI",
+            path: &command,
+            query: None,
+            username: Some(user.to_string()),
+            token_id: Some(token_id.to_string()),
+            latency_us: 0,
+        },
+        Verdict {
+            decision,
+            reason: &format!("token_{action}"),
+            status: 0,
+            bytes_sent: 0,
+        },
+    ));
     sink.flush().await;
 }
 

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 
 use super::manage::{self, CreateRequest, ManageError};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, OperatorAction, Verdict};
 use crate::body::{empty, json_response, Body};
 use crate::reject::{Reason, Rejection};
 use crate::state::AppState;
@@ -102,25 +102,25 @@ impl Row<'_> {
         latency_us: u64,
     ) {
         let shared = &state.shared;
-        shared.audit.record(AuditEvent {
-            ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
-            request_id: self.rid.to_string(),
-            client_ip: self.peer.ip().to_canonical().to_string(),
-            method: self.method.to_string(),
-            path: self.path.to_string(),
-            query: query.map(crate::gateway::redact_query),
-            credential: "none".into(),
-            provider: None,
-            username: self.user.clone(),
-            token_id: self.token_id.clone(),
-            decision: decision.into(),
-            reason: reason.into(),
-            status,
-            upstream_status: None,
-            latency_us,
-            upstream_latency_us: None,
-            bytes_sent: 0,
-        });
+        shared.audit.record(AuditEvent::of_operator(
+            shared.clock.now(),
+            OperatorAction {
+                request_id: self.rid,
+                client_ip: self.peer.ip().to_canonical().to_string(),
+                method: self.method.as_str(),
+                path: self.path,
+                query,
+                username: self.user.clone(),
+                token_id: self.token_id.clone(),
+                latency_us,
+            },
+            Verdict {
+                decision,
+                reason,
+                status,
+                bytes_sent: 0,
+            },
+        ));
     }
 }
 

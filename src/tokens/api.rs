@@ -13,7 +13,7 @@ use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 
 use super::manage::{self, CreateRequest};
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, Verdict};
 use crate::body::{empty, json_response, Body};
 use crate::carriers::Params;
 use crate::pipeline::{Decision, LocalRoute, RequestCtx, Stage};
@@ -272,27 +272,14 @@ fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
 /// The audit row of a successful create or revoke (`decision` allow, `reason` the action).
 fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str, bytes_sent: u64) {
     let shared = &state.shared;
-    shared.audit.record(AuditEvent {
-        ts: chrono::DateTime::<chrono::Utc>::from(shared.clock.now()),
-        request_id: ctx.request_id.clone(),
-        client_ip: ctx
-            .client_ip
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| ctx.peer.ip().to_canonical().to_string()),
-        method: ctx.method.to_string(),
-        path: ctx.path.clone(),
-        query: ctx.query.as_deref().map(crate::gateway::redact_query),
-        credential: ctx.credential.as_str().to_string(),
-        provider: ctx.provider.clone(),
-        username: ctx.username.clone(),
-        token_id: ctx.token_id.clone(),
-        decision: "allow".into(),
-        reason: action.into(),
-        status,
-        upstream_status: None,
-        latency_us: ctx.started.elapsed().as_micros() as u64,
-        upstream_latency_us: None,
-        bytes_sent,
-    });
+    shared.audit.record(AuditEvent::of_request(
+        shared.clock.now(),
+        ctx,
+        Verdict {
+            decision: "allow",
+            reason: action,
+            status,
+            bytes_sent,
+        },
+    ));
 }

@@ -1,9 +1,9 @@
 //! Who is calling `/_authgate/*`: a provider token (JWT, or an opaque token when an
 //! introspection provider exists) or Basic credentials that the product itself accepts.
 //!
-//! Owns: verifying Basic with the product (`/rest/api/2/myself?expand=groups` for Jira,
-//! `/rest/api/user/current` + `memberof` for Confluence), made *as the caller* so no
-//! privileged account is needed, and the [`AttemptLimiter`] that slows password guessing
+//! Owns: verifying Basic with the product through `groups::ProductClient` (the one client
+//! of the product's "who am I" and group endpoints, with its answer-size, page and timeout
+//! limits), asked *as the caller* so no privileged account is needed, and the [`AttemptLimiter`] that slows password guessing
 //! (per username and per client IP). Basic is accepted here even with `disable_basic`: it is
 //! how a user without an IdP token gets their first gateway token (CONTRACT §5).
 
@@ -12,10 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{header, HeaderMap};
-use serde_json::Value;
 
 use crate::carriers::Params;
-use crate::config::Product;
+use crate::groups::{LookupError, ProductClient};
 use crate::pipeline::credential::{self, Credential};
 use crate::principal::{CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
@@ -27,8 +26,6 @@ pub const MAX_FAILURES_PER_USER: u32 = 5;
 pub const MAX_FAILURES_PER_IP: u32 = 20;
 /// The window counted from the first failure.
 pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Confluence group pages read at most (200 groups each).
-const MAX_GROUP_PAGES: usize = 50;
 
 /// Counts failed Basic attempts at `/_authgate` per username and per client IP.
 #[derive(Debug, Clone)]
@@ -111,136 +108,27 @@ async fn basic(
         return Err(Rejection::new(Reason::RateLimited)
             .detail("too many failed Basic attempts for this user or address at /_authgate"));
     }
-    let cfg = &rt.config;
-    let authorization = headers.get(header::AUTHORIZATION).cloned();
-    let ask = |path: String| {
-        let mut req = state
-            .shared
-            .http
-            .get(product_url(
-                &cfg.upstream.url,
-                &cfg.upstream.context_path,
-                &path,
-            ))
-            .header(header::ACCEPT, "application/json")
-            .timeout(cfg.upstream.timeout);
-        if let Some(a) = &authorization {
-            req = req.header(header::AUTHORIZATION, a.clone());
-        }
-        req.send()
-    };
-    let who_path = match cfg.upstream.product {
-        Product::Jira => "/rest/api/2/myself?expand=groups",
-        Product::Confluence => "/rest/api/user/current",
-    };
-    let me = fetch_json(ask(who_path.to_string()).await).await;
-    let me = match me {
-        Err(Fetch::Refused(status)) => {
-            limiter.failed(username, client_ip);
-            return Err(Rejection::new(Reason::CredentialRejected).detail(format!(
-                "the product refused the Basic credentials ({status})"
-            )));
-        }
-        Err(Fetch::Broken(r)) => return Err(r),
-        Ok(v) => v,
-    };
-    let (name_key, anonymous) = match cfg.upstream.product {
-        Product::Jira => ("name", false),
-        // Confluence answers an anonymous caller with `"type":"anonymous"` rather than 401.
-        Product::Confluence => (
-            "username",
-            me.get("type").and_then(Value::as_str) == Some("anonymous"),
+    // Only the credential goes along: the product answers for exactly these Basic credentials.
+    let mut ask = HeaderMap::new();
+    if let Some(a) = headers.get(header::AUTHORIZATION) {
+        let mut a = a.clone();
+        a.set_sensitive(true);
+        ask.insert(header::AUTHORIZATION, a);
+    }
+    let client = ProductClient::new(&rt.config.upstream, &state.shared.http);
+    match client.whoami(&ask, "").await {
+        Ok(id) => Ok(
+            Principal::new(id.username, CredentialKind::Basic, None, None).with_groups(id.groups),
         ),
-    };
-    let name = match me.get(name_key).and_then(Value::as_str) {
-        Some(n) if !n.is_empty() && !anonymous => n.to_string(),
-        _ => {
+        Err(LookupError::Rejected(status)) => {
             limiter.failed(username, client_ip);
-            return Err(Rejection::new(Reason::CredentialRejected)
-                .detail("the product did not name the Basic caller"));
+            Err(Rejection::new(Reason::CredentialRejected).detail(format!(
+                "the product refused the Basic credentials ({status})"
+            )))
         }
-    };
-    let groups = match cfg.upstream.product {
-        Product::Jira => names(me.pointer("/groups/items")),
-        Product::Confluence => {
-            let mut all = Vec::new();
-            let enc =
-                percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC);
-            for page in 0..MAX_GROUP_PAGES {
-                let path = format!(
-                    "/rest/api/user/memberof?username={enc}&start={}&limit=200",
-                    page * 200
-                );
-                let v = fetch_json(ask(path).await).await.map_err(|f| match f {
-                    Fetch::Refused(s) => Rejection::new(Reason::GroupsUnavailable)
-                        .detail(format!("memberof answered {s}")),
-                    Fetch::Broken(r) => r,
-                })?;
-                let got = names(v.get("results"));
-                let n = got.len();
-                all.extend(got);
-                if n < 200 || v.pointer("/_links/next").is_none() {
-                    break;
-                }
-            }
-            all
-        }
-    };
-    Ok(Principal::new(name, CredentialKind::Basic, None, None).with_groups(groups))
-}
-
-/// `base` + context path + `path` (the product as authgate reaches it).
-fn product_url(base: &http::Uri, context_path: &str, path: &str) -> String {
-    let base = base.to_string();
-    format!("{}{context_path}{path}", base.trim_end_matches('/'))
-}
-
-/// `[{ "name": … }, …]` -> names.
-fn names(items: Option<&Value>) -> Vec<String> {
-    items
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|g| g.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-enum Fetch {
-    /// 401 or 403: the product does not accept these credentials.
-    Refused(u16),
-    /// Anything else that is not a JSON 200 (the product is down or odd).
-    Broken(Rejection),
-}
-
-async fn fetch_json(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Value, Fetch> {
-    let resp = sent.map_err(|e| {
-        let reason = if e.is_timeout() {
-            Reason::UpstreamTimeout
-        } else {
-            Reason::UpstreamUnreachable
-        };
-        Fetch::Broken(
-            Rejection::new(reason).detail(format!("verifying Basic with the product: {e}")),
-        )
-    })?;
-    let status = resp.status().as_u16();
-    if status == 401 || status == 403 {
-        return Err(Fetch::Refused(status));
+        Err(e @ LookupError::Unavailable(_)) => Err(Rejection::new(Reason::GroupsUnavailable)
+            .detail(format!("verifying Basic with the product: {e}"))),
     }
-    if status != 200 {
-        return Err(Fetch::Broken(
-            Rejection::new(Reason::UpstreamUnreachable)
-                .detail(format!("the product answered {status} to a Basic check")),
-        ));
-    }
-    resp.json::<Value>().await.map_err(|e| {
-        Fetch::Broken(
-            Rejection::new(Reason::UpstreamUnreachable)
-                .detail(format!("the product's answer is not JSON: {e}")),
-        )
-    })
 }
 
 #[cfg(test)]
@@ -265,15 +153,6 @@ mod tests {
         assert!(
             l.blocked("carol", "10.0.0.2"),
             "per address, whatever the user"
-        );
-    }
-
-    #[test]
-    fn product_urls_keep_the_context_path() {
-        let u: http::Uri = "http://127.0.0.1:8081/".parse().unwrap();
-        assert_eq!(
-            product_url(&u, "/jira", "/rest/api/2/myself?expand=groups"),
-            "http://127.0.0.1:8081/jira/rest/api/2/myself?expand=groups"
         );
     }
 }

@@ -1,5 +1,5 @@
-//! The Wycheproof JWS and JWK vectors (C2SP/wycheproof, `../shared/corpora/wycheproof/`, read
-//! at test time, never copied) through the JOSE layer the gateway uses: strict parsing
+//! The Wycheproof JWS and JWK vectors (C2SP/wycheproof, kept with their licence in
+//! `tests/fixtures/wycheproof/`) through the JOSE layer the gateway uses: strict parsing
 //! (`jws::parse`), keys loaded as configured keys or key sets (`VerifyKey::from_jwk`,
 //! `jwks::parse_key_set` with the gateway's rules), and `jws::verify_signature`.
 //!
@@ -14,15 +14,13 @@ use authgate::authn::jws::{self, ALL_ALGORITHMS};
 use authgate::authn::keys::VerifyKey;
 use serde_json::Value;
 
-/// `shared/corpora` beside the repository (as in CI), or `$AUTHGATE_CORPORA` when the
-/// checkout lives elsewhere (a git worktree).
+/// One vector file from `tests/fixtures/wycheproof/`.
 fn corpus(name: &str) -> Value {
-    let dir = std::env::var("AUTHGATE_CORPORA")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora").to_string());
-    let path = format!("{dir}/wycheproof/{name}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e} (the corpora live in shared/ beside the repository; or set AUTHGATE_CORPORA)")
-    });
+    let path = format!(
+        "{}/tests/fixtures/wycheproof/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).expect("corpus JSON")
 }
 

@@ -475,3 +475,46 @@ fn check_config_warns_about_policy_holes_that_are_easy_to_miss() {
     );
     assert!(w.is_empty(), "{w:?}");
 }
+
+#[tokio::test]
+async fn admin_listen_cuts_a_silent_connection_like_listen_does() {
+    use tokio::io::AsyncReadExt;
+    let t = Setup::jira()
+        .with("[server]\nheader_timeout = \"300ms\"")
+        .start()
+        .await;
+    let mut s = tokio::net::TcpStream::connect(t.gateway.admin_addr)
+        .await
+        .expect("connect");
+    let mut buf = Vec::new();
+    // A generous bound that proves the connection is not held for ever.
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "admin_listen held a silent connection");
+    // It still serves.
+    let r = reqwest::get(format!("http://{}/healthz", t.gateway.admin_addr))
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn token_names_with_bidi_or_invisible_characters_are_refused() {
+    let t = Setup::jira().start().await;
+    for name in ["ci\u{202E}gnp.exe", "ci\u{200B}", "\u{FEFF}ci"] {
+        let r = t
+            .post("/_authgate/tokens")
+            .header("authorization", &basic("alice", "alice-pw"))
+            .body(serde_json::json!({ "name": name }).to_string())
+            .send()
+            .await;
+        assert_eq!(
+            (r.status, r.reason()),
+            (400, "malformed_request".into()),
+            "{name:?}"
+        );
+    }
+    assert_eq!(
+        authgate::tokens::manage::visible("ci\u{202E}x\u{7}"),
+        "ci\\u{202e}x\\u{0007}"
+    );
+}

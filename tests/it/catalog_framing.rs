@@ -161,10 +161,16 @@ async fn s09_a_slow_body_is_cut_by_the_request_timeout() {
         .await
         .expect("write");
     let mut buf = Vec::new();
-    // The rest of the body never comes; bounded read of what the server says.
+    // The rest of the body never comes. The answer must come within a generous bound (the
+    // connection may stay open after it, so the read itself may run to the bound).
     let _ = tokio::time::timeout(std::time::Duration::from_secs(15), s.read_to_end(&mut buf)).await;
     let resp = crate::support::harden::parse_response(&buf);
-    assert!(matches!(resp.status, 504 | 408 | 0), "S-09: {}", resp.text);
+    assert_eq!(resp.status, 504, "S-09: no 504 within 15 s: {}", resp.text);
+    assert!(
+        resp.body().contains("\"reason\":\"upstream_timeout\""),
+        "S-09: {}",
+        resp.text
+    );
     assert!(
         h.up.seen().is_empty(),
         "S-09: an incomplete body was recorded as a request"
