@@ -97,3 +97,54 @@ pub async fn read_form(mut body: Body, limit: usize) -> Result<(Form, Body), Bod
     let bytes = buf.freeze();
     Ok((Form::Read(bytes.clone()), full(bytes)))
 }
+
+/// The most of a form body read to find credential parameters in it. A larger form on an
+/// API path is refused (413): what it carries could not be known.
+pub const FORM_READ_LIMIT: usize = 1 << 20;
+
+/// A request body on its way through the pipeline: streamed untouched, unless the pipeline
+/// reads it as a form (then the bytes read are kept and forwarded as they came).
+pub struct RequestBody {
+    body: Body,
+    form: Form,
+}
+
+impl RequestBody {
+    /// A body not read yet.
+    pub fn new(body: Body) -> Self {
+        RequestBody {
+            body,
+            form: Form::None,
+        }
+    }
+
+    /// Reads the body as a form, up to [`FORM_READ_LIMIT`] (once).
+    pub async fn read_form(&mut self) -> Result<(), crate::reject::Rejection> {
+        use crate::reject::{Reason, Rejection};
+        if self.form != Form::None {
+            return Ok(());
+        }
+        let body = std::mem::replace(&mut self.body, empty());
+        let (form, body) = read_form(body, FORM_READ_LIMIT).await.map_err(|e| {
+            if crate::proxy::body_too_large(e.as_ref()) {
+                Rejection::new(Reason::BodyTooLarge)
+            } else {
+                Rejection::new(Reason::MalformedRequest)
+                    .detail(format!("reading the form body: {e}"))
+            }
+        })?;
+        self.form = form;
+        self.body = body;
+        Ok(())
+    }
+
+    /// What was read as a form ([`Form::None`] when nothing was).
+    pub fn form(&self) -> &Form {
+        &self.form
+    }
+
+    /// The body to forward and the form read from it.
+    pub fn into_parts(self) -> (Body, Form) {
+        (self.body, self.form)
+    }
+}

@@ -122,6 +122,15 @@ impl Carriers {
         out
     }
 
+    /// True when a `Cookie` header starts with `$Version` (Tomcat then reads it the
+    /// RFC 2109 way, where `,` separates cookies too).
+    pub fn rfc2109_mode(&self, headers: &HeaderMap) -> bool {
+        headers.get_all(header::COOKIE).iter().any(|v| {
+            let b = trim(v.as_bytes());
+            b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"$version")
+        })
+    }
+
     /// True when a `Cookie` header carries a session cookie.
     pub fn has_session_cookie(&self, headers: &HeaderMap) -> bool {
         headers.get_all(header::COOKIE).iter().any(|v| {

@@ -41,10 +41,8 @@ impl DbError {
     pub fn is_unreachable(&self) -> bool {
         use sqlx::migrate::MigrateError as M;
         match self {
-            DbError::Connect { source, .. } => crate::audit::store::is_unreachable(source),
-            DbError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => {
-                crate::audit::store::is_unreachable(e)
-            }
+            DbError::Connect { source, .. } => is_unreachable(source),
+            DbError::Migrate(M::Execute(e) | M::ExecuteMigration(e, _)) => is_unreachable(e),
             DbError::Migrate(_) => false,
         }
     }
@@ -92,5 +90,30 @@ impl Db {
             Db::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
         }
         Ok(())
+    }
+}
+
+/// Whether `e` means "the database cannot be reached right now" (spool and retry) rather
+/// than "this statement is wrong".
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::Io(_)
+        | E::Tls(_)
+        | E::Protocol(_)
+        | E::PoolTimedOut
+        | E::PoolClosed
+        | E::WorkerCrashed
+        | E::BeginFailed => true,
+        E::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            // Postgres: 08 connection exception, 57P admin/crash shutdown or cannot connect
+            // now, 53 insufficient resources. SQLite: 5 busy, 6 locked, 10 I/O, 13 full.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || matches!(code.as_ref(), "5" | "6" | "10" | "13" | "261" | "517")
+        }
+        _ => false,
     }
 }

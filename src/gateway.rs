@@ -12,15 +12,13 @@ use http_body::Frame;
 use hyper::body::Incoming;
 
 use crate::audit::{AuditEvent, Verdict};
-use crate::body::{Body, BodyError, Form};
+use crate::body::{Body, BodyError, Form, RequestBody};
+use crate::config::{Config, IdentityMode};
+use crate::headers::Caller;
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
 use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{Reason, Rejection};
 use crate::state::AppState;
-
-/// The most of a form body read to find credential parameters in it. A larger form on an
-/// API path is refused (413): what it carries could not be known.
-pub const FORM_READ_LIMIT: usize = 1 << 20;
 
 /// Serves one request on `listen`. Never fails: every fault is a Jira-shaped answer.
 /// `pinned` is the client connection's own upstream connection (HTTP/1 clients).
@@ -69,45 +67,29 @@ pub async fn handle(
                 return Err(Rejection::new(Reason::BodyTooLarge));
             }
         }
-        // The product reads credentials from a form body too (`getParameter`), so the
-        // pipeline must see it.
-        let (form, body) = if crate::carriers::is_form(&parts.headers) {
-            crate::body::read_form(body, FORM_READ_LIMIT)
-                .await
-                .map_err(|e| {
-                    if crate::proxy::body_too_large(e.as_ref()) {
-                        Rejection::new(Reason::BodyTooLarge)
-                    } else {
-                        Rejection::new(Reason::MalformedRequest)
-                            .detail(format!("reading the form body: {e}"))
-                    }
-                })?
-        } else {
-            (Form::None, body)
-        };
-        match pipeline::run(&rt, &parts, &form, ctx).await {
+        let mut body = RequestBody::new(body);
+        match pipeline::run(&rt, &parts, &mut body, ctx).await {
             Outcome::Reject(r) => Err(r),
             Outcome::Local(route) => {
+                let (body, _) = body.into_parts();
                 crate::tokens::api::serve(&state, &rt, route, parts, body, ctx).await
             }
             Outcome::Forward(handoff) => {
+                // From here the product may act on the request (also for bypass and
+                // non-API paths): a client that goes away now is audited as `allow`.
+                ctx.forwarded = true;
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
-                // Jira prefers a valid session over Basic or a PAT, so with session cookies
-                // off they go from every checked API call, not only anonymous ones (bypass
-                // keeps the client's credentials untouched).
-                let strip = ctx.is_api
-                    && !cfg.auth.allow_session_cookies
-                    && matches!(handoff, Handoff::Anonymous | Handoff::PassThrough(_));
+                let caller = forward_caller(&handoff, &cfg, ctx.is_api);
+                let (body, form) = body.into_parts();
                 rt.upstream
                     .forward(
                         ForwardRequest {
                             parts,
                             body,
-                            handoff: &handoff,
+                            caller,
                             ctx,
                             peer_trusted,
                             proto,
-                            strip_session_cookies: strip,
                             pinned: pinned.as_deref(),
                             form: match form {
                                 Form::Read(b) => Some(b),
@@ -157,6 +139,29 @@ pub async fn handle(
         done: Some(finish),
     };
     Response::from_parts(parts, http_body_util::BodyExt::boxed(counted))
+}
+
+/// What the rewrite towards the product does with the caller's credentials (see
+/// `headers::Caller`).
+fn forward_caller<'a>(handoff: &'a Handoff, cfg: &'a Config, is_api: bool) -> Caller<'a> {
+    match handoff {
+        Handoff::Authenticated(p) => Caller::Authenticated {
+            username: p.principal().username(),
+            service_account: match &cfg.upstream.identity.mode {
+                IdentityMode::ServiceAccount(auth) => Some(auth.expose()),
+                IdentityMode::Header => None,
+            },
+        },
+        // Jira prefers a valid session over Basic or a PAT, so with session cookies off they
+        // go from every checked API call, not only anonymous ones (bypass keeps the client's
+        // credentials untouched).
+        Handoff::Anonymous | Handoff::PassThrough(_)
+            if is_api && !cfg.auth.allow_session_cookies =>
+        {
+            Caller::StripSessionCookies
+        }
+        Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => Caller::Untouched,
+    }
 }
 
 /// How a request ended.
@@ -209,11 +214,7 @@ impl Finish {
             } => ("allow", allow_reason(ctx), status),
             // Forwarded (or being forwarded) counts as allowed: the product may have acted.
             Ending::ClientClosed => (
-                if ctx.stage == pipeline::Stage::Forward {
-                    "allow"
-                } else {
-                    "deny"
-                },
+                if ctx.forwarded { "allow" } else { "deny" },
                 "client_closed",
                 CLIENT_CLOSED_STATUS,
             ),

@@ -45,6 +45,7 @@ pub mod pipeline;
 pub mod principal;
 pub mod proxy;
 pub mod reject;
+pub mod request;
 pub mod rules;
 pub mod server;
 pub mod standin;

@@ -21,14 +21,14 @@ use http::{header, HeaderMap, HeaderValue};
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
-use crate::carriers::{Carriers, Params};
+use crate::carriers::{decode_component, Carriers, Params};
 use crate::config::Config;
 use crate::groups::{Identity, LookupError, ProductClient};
 use crate::metrics::Metrics;
-use crate::pipeline::credential::Credential;
-use crate::pipeline::RequestCtx;
 use crate::principal::{short_hash, CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
+use crate::request::{Credential, RequestCtx};
+use percent_encoding::NON_ALPHANUMERIC;
 
 /// Longest time an identity (or a refusal) is reused.
 pub const MAX_TTL: Duration = Duration::from_secs(60);
@@ -101,9 +101,9 @@ impl Passthrough {
     }
 
     /// The caller's principal (groups from the product), or `None` when identity
-    /// resolution is off or the credential is not a pass-through one. Either way the short
-    /// hash of the presented credentials goes to `ctx.credential_hash` (the rate-limit key
-    /// of a caller nobody identified).
+    /// resolution is off or the credential is not a pass-through one. With resolution off,
+    /// the short hash of the presented credentials goes to `ctx.credential_hash` (the
+    /// rate-limit key of a caller nobody identified).
     pub async fn identify(
         &self,
         credential: &Credential,
@@ -119,13 +119,18 @@ impl Passthrough {
             Credential::Session => (CredentialKind::Session, None),
             Credential::GatewayToken(_) | Credential::Jwt(_) | Credential::None => return Ok(None),
         };
-        let with_cookies = self.inner.as_ref().is_none_or(|i| i.session_cookies);
-        let lookup = Lookup::of(headers, params, carriers, with_cookies);
-        let key = lookup.key();
-        ctx.credential_hash = Some(hex::encode(&key[..8]));
         let Some(inner) = &self.inner else {
+            // Nobody asks the product: the caller is limited by its `Authorization` and
+            // credential parameters (cookies would let it mint a fresh bucket per request;
+            // a session alone is limited per address, like anonymous callers).
+            let bare = Lookup::of(headers, params, carriers, false);
+            if bare.headers.contains_key(header::AUTHORIZATION) || !bare.query.is_empty() {
+                ctx.credential_hash = Some(hex::encode(&bare.key()[..8]));
+            }
             return Ok(None);
         };
+        let lookup = Lookup::of(headers, params, carriers, inner.session_cookies);
+        let key = lookup.key();
         let entry = inner
             .cache
             .entry(key)
@@ -181,7 +186,15 @@ impl Lookup {
             a.set_sensitive(true);
             out.insert(header::AUTHORIZATION, a);
         }
-        if with_cookies {
+        if with_cookies && carriers.rfc2109_mode(headers) {
+            // In Tomcat's `$Version` mode the other cookies shape how the session cookie is
+            // read: the lookup sends every `Cookie` header as it will be forwarded.
+            for v in headers.get_all(header::COOKIE) {
+                let mut v = v.clone();
+                v.set_sensitive(true);
+                out.append(header::COOKIE, v);
+            }
+        } else if with_cookies {
             let pieces = carriers.session_cookies(headers).pieces;
             if !pieces.is_empty() {
                 if let Ok(mut v) = HeaderValue::from_bytes(&pieces.join(&b"; "[..])) {
@@ -190,9 +203,23 @@ impl Lookup {
                 }
             }
         }
+        // Re-encoded: a form body may hold bytes (`#`, spaces) that a URL cannot.
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(&decode_component(s), NON_ALPHANUMERIC)
+                .to_string()
+        };
+        let query = params
+            .pairs
+            .iter()
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => format!("{}={}", enc(k), enc(v)),
+                None => enc(p),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
         Lookup {
             headers: out,
-            query: params.pairs.join("&"),
+            query,
         }
     }
 
@@ -202,8 +229,9 @@ impl Lookup {
         for name in [header::AUTHORIZATION, header::COOKIE] {
             d.update(name.as_str().as_bytes());
             d.update([0]);
-            if let Some(v) = self.headers.get(&name) {
+            for v in self.headers.get_all(&name) {
                 d.update(v.as_bytes());
+                d.update([0]);
             }
             d.update([0]);
         }

@@ -119,7 +119,7 @@ impl Runtime {
             // counters belong to the database, which a reload does not change.
             tokens: match previous {
                 Some(p) => p.tokens.clone(),
-                None => GatewayTokens::new(shared),
+                None => GatewayTokens::new(shared.db.clone(), &shared.clock, &shared.metrics),
             },
             groups: Groups::new(
                 &config,

@@ -16,6 +16,7 @@
 mod event;
 mod jsonlog;
 mod options;
+mod query;
 pub mod retention;
 mod spool;
 pub mod store;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 
-use super::store::{Cursor, Filter};
+use super::query::{Cursor, Filter};
 use super::{AuditEvent, Rec};
 
 const INSERT: &str =

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::store::{Cursor, Filter};
+use super::query::{Cursor, Filter};
 use super::{AuditEvent, Rec};
 
 /// The most rows one statement inserts (18 parameters each, well under SQLite's 32 766).

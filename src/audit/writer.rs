@@ -23,8 +23,9 @@ use super::jsonlog::JsonLog;
 use super::options::WriterOptions;
 use super::retention;
 use super::spool::Spool;
-use super::store::{is_unreachable, Store};
+use super::store::Store;
 use super::{AuditError, AuditEvent, AuditStats, Rec};
+use crate::db::is_unreachable;
 use crate::db::Db;
 use crate::metrics::Metrics;
 

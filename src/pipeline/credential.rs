@@ -15,48 +15,11 @@ use http::{header, HeaderMap};
 
 use crate::carriers::{self, Carriers, Params};
 use crate::config::AuthSwitches;
-use crate::principal::CredentialKind;
 use crate::reject::{Reason, Rejection};
+pub use crate::request::Credential;
 
 /// Bearer tokens longer than this are refused without parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// What `Authorization` (or the cookie) holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credential {
-    /// HTTP Basic; the username is decoded for per-user limits and identity lookups.
-    Basic {
-        /// Decoded username.
-        username: String,
-    },
-    /// An authgate token (`gw_…`).
-    GatewayToken(String),
-    /// Three base64url parts.
-    Jwt(String),
-    /// A product Personal Access Token.
-    Pat(String),
-    /// Any other bearer token.
-    Opaque(String),
-    /// The product's session cookie.
-    Session,
-    /// Nothing.
-    None,
-}
-
-impl Credential {
-    /// The audit `credential` value for this class before validation.
-    pub fn kind(&self) -> CredentialKind {
-        match self {
-            Credential::Basic { .. } => CredentialKind::Basic,
-            Credential::GatewayToken(_) => CredentialKind::GatewayToken,
-            Credential::Jwt(_) => CredentialKind::Jwt,
-            Credential::Pat(_) => CredentialKind::Pat,
-            Credential::Opaque(_) => CredentialKind::NativeOauth,
-            Credential::Session => CredentialKind::Session,
-            Credential::None => CredentialKind::Anonymous,
-        }
-    }
-}
 
 /// What step 5 decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +97,9 @@ pub fn classify(
     }
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
+        if params.basic && !cookies.pieces.is_empty() {
+            return Err(beside_another("a session cookie"));
+        }
         return Ok(if params.basic {
             // Seraph logs the caller in from these parameters: the same credential as Basic.
             Credential::Basic {
@@ -177,6 +143,9 @@ pub fn classify(
             .ok_or_else(|| {
                 Rejection::new(Reason::MalformedToken).detail("Basic value has no `:`")
             })?;
+        if params.basic {
+            return Err(beside_another("Authorization"));
+        }
         return Ok(Credential::Basic { username });
     }
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -200,7 +169,7 @@ pub fn classify(
         );
     }
     let token = rest.to_string();
-    Ok(if token.starts_with("gw_") {
+    let class = if token.starts_with("gw_") {
         Credential::GatewayToken(token)
     } else if is_jwt(&token) {
         Credential::Jwt(token)
@@ -208,7 +177,20 @@ pub fn classify(
         Credential::Pat(token)
     } else {
         Credential::Opaque(token)
-    })
+    };
+    // Beside a token authgate checks, the parameters are removed before forwarding; beside
+    // one the product checks, which of the two it acts on is the product's choice.
+    if params.basic && !matches!(class, Credential::GatewayToken(_) | Credential::Jwt(_)) {
+        return Err(beside_another("Authorization"));
+    }
+    Ok(class)
+}
+
+/// `os_username`/`os_password` beside another product credential: the identity looked up
+/// and the one the product acts on could differ, so the request is refused.
+fn beside_another(what: &str) -> Rejection {
+    Rejection::new(Reason::MalformedRequest)
+        .detail(format!("os_username/os_password beside {what}"))
 }
 
 /// Applies the global switches (the second half of step 5). `restricted` is true when the

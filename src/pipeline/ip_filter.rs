@@ -6,7 +6,6 @@
 //! [`Decision`]. Parsing is strict: leading zeros, octal, zone ids, ports and garbage are
 //! malformed, and a malformed entry is the client and matches no allow rule.
 
-use std::fmt;
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName};
@@ -14,6 +13,7 @@ use ipnet::IpNet;
 
 use super::Decision;
 use crate::reject::{Reason, Rejection};
+pub use crate::request::ClientIp;
 
 /// Which paths the allow-list guards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,27 +22,6 @@ pub enum IpScope {
     Api,
     /// Every path.
     All,
-}
-
-/// The client as far as authgate can tell.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientIp {
-    /// A well-formed address (IPv4-mapped IPv6 already folded to IPv4).
-    Addr(IpAddr),
-    /// A malformed `client_ip_header` entry from a trusted proxy; it matches no rule.
-    Malformed(String),
-}
-
-impl fmt::Display for ClientIp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientIp::Addr(a) => write!(f, "{a}"),
-            ClientIp::Malformed(s) => {
-                // Escape so a hostile header cannot forge log lines.
-                write!(f, "malformed:{}", s.escape_default())
-            }
-        }
-    }
 }
 
 /// Parses an IP or CIDR strictly (as in config and headers).

@@ -8,7 +8,6 @@
 
 pub mod authz;
 pub mod credential;
-pub mod ctx;
 pub mod ip_filter;
 pub mod path;
 pub mod rate_limit;
@@ -16,11 +15,12 @@ pub mod scope;
 
 use http::request::Parts;
 
+pub use crate::request as ctx;
+pub use crate::request::{RequestCtx, Stage};
 pub use authz::Permitted;
-pub use ctx::{RequestCtx, Stage};
 
 use self::credential::{Credential, CredentialDecision};
-use crate::body::Form;
+use crate::body::{Form, RequestBody};
 use crate::carriers::{self, Params};
 use crate::config::Config;
 use crate::reject::{Reason, Rejection};
@@ -71,10 +71,15 @@ pub enum Outcome {
 
 /// Runs every stage in order. The order is the contract's (§3.1) and each position is a
 /// security choice, written next to the stage.
-/// `form` is the request's form body when it is one (read before the pipeline, since the
-/// product reads credentials from it).
-pub async fn run(rt: &Runtime, parts: &Parts, form: &Form, ctx: &mut RequestCtx) -> Outcome {
-    match run_stages(rt, parts, form, ctx).await {
+/// `body` is the request body; an API call's form body is read here (the product reads
+/// credentials from it), and what was read stays in `body` for forwarding.
+pub async fn run(
+    rt: &Runtime,
+    parts: &Parts,
+    body: &mut RequestBody,
+    ctx: &mut RequestCtx,
+) -> Outcome {
+    match run_stages(rt, parts, body, ctx).await {
         Ok(outcome) => outcome,
         Err(rejection) => {
             ctx.detail.clone_from(&rejection.detail);
@@ -109,6 +114,24 @@ pub fn prevalidate(
     form: &Form,
     ctx: &mut RequestCtx,
 ) -> Result<Prevalidated, Rejection> {
+    match scope_stages(cfg, parts, ctx)? {
+        Scoped::Done(outcome) => Ok(Prevalidated::Done(outcome)),
+        Scoped::Api(canonical) => {
+            credential_stage(cfg, has_introspection, parts, canonical, form, ctx)
+        }
+    }
+}
+
+/// What stages 1–4 decided.
+enum Scoped {
+    /// Settled (local route, untouched or bypassed forward).
+    Done(Outcome),
+    /// An API call that goes on to the credential stage.
+    Api(path::CanonicalPath),
+}
+
+/// Stages 1–4: canonical path, reserved paths, IP filter and scope.
+fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Scoped, Rejection> {
     // 1. path: first, because every later stage matches rules on the canonical path, and
     //    a path Tomcat could read differently must never reach a rule at all.
     ctx.stage = Stage::Path;
@@ -128,7 +151,7 @@ pub fn prevalidate(
     ctx.stage = Stage::Reserved;
     let reserved = |p: &str| p == "/_authgate" || p.starts_with("/_authgate/");
     if reserved(&canonical.full) || relative.is_some_and(reserved) {
-        return Ok(Prevalidated::Done(Outcome::Local(LocalRoute::Tokens)));
+        return Ok(Scoped::Done(Outcome::Local(LocalRoute::Tokens)));
     }
 
     // 3. ip_filter: before any credential work, so a denied address costs nothing and
@@ -159,12 +182,23 @@ pub fn prevalidate(
     ctx.stage = Stage::Scope;
     match scope::check(cfg, &parts.method, relative, ctx) {
         Decision::Continue => {}
-        Decision::Forward(h) => return Ok(Prevalidated::Done(Outcome::Forward(h))),
+        Decision::Forward(h) => return Ok(Scoped::Done(Outcome::Forward(h))),
         Decision::Reject(r) => return Err(r),
     }
-    let relative = relative.expect("scope forwards non-API paths");
+    Ok(Scoped::Api(canonical))
+}
 
-    // 5. credential: classify once; the global switches decide what happens to each class.
+/// Stage 5: the credential, classified once; the global switches decide what happens to
+/// each class. `form` is the form body when the request has one (read only for API calls).
+fn credential_stage(
+    cfg: &Config,
+    has_introspection: bool,
+    parts: &Parts,
+    canonical: path::CanonicalPath,
+    form: &Form,
+    ctx: &mut RequestCtx,
+) -> Result<Prevalidated, Rejection> {
+    let relative = canonical.relative().expect("scope forwards non-API paths");
     ctx.stage = Stage::Credential;
     let params = credential_params(parts.uri.query(), form)?;
     let credential = credential::classify(&parts.headers, &cfg.upstream.carriers, &params)?;
@@ -211,27 +245,43 @@ fn credential_params(query: Option<&str>, form: &Form) -> Result<Params, Rejecti
 async fn run_stages(
     rt: &Runtime,
     parts: &Parts,
-    form: &Form,
+    body: &mut RequestBody,
     ctx: &mut RequestCtx,
 ) -> Result<Outcome, Rejection> {
-    // 1–5: path, reserved, ip_filter, scope, credential (see `prevalidate`).
-    let (canonical, decided, params) =
-        match prevalidate(&rt.config, rt.authn.has_introspection(), parts, form, ctx)? {
-            // An API call forwarded while authentication is on is a `bypass` match: nobody
-            // is identified, but it is still an API call, limited per client IP (stage 8),
-            // so a public endpoint is no open flood path to the product.
-            Prevalidated::Done(Outcome::Forward(h)) if ctx.is_api && rt.config.auth.enabled => {
-                ctx.stage = Stage::RateLimit;
-                ctx.rate = rt.limiter.check(None, ctx)?;
-                return Ok(Outcome::Forward(h));
-            }
-            Prevalidated::Done(outcome) => return Ok(outcome),
-            Prevalidated::Checked {
-                canonical,
-                decided,
-                params,
-            } => (canonical, decided, params),
-        };
+    // 1–4: path, reserved, ip_filter, scope (see `prevalidate`).
+    let canonical = match scope_stages(&rt.config, parts, ctx)? {
+        // An API call forwarded while authentication is on is a `bypass` match: nobody
+        // is identified, but it is still an API call, limited per client IP (stage 8),
+        // so a public endpoint is no open flood path to the product.
+        Scoped::Done(Outcome::Forward(h)) if ctx.is_api && rt.config.auth.enabled => {
+            ctx.stage = Stage::RateLimit;
+            ctx.rate = rt.limiter.check(None, ctx)?;
+            return Ok(Outcome::Forward(h));
+        }
+        Scoped::Done(outcome) => return Ok(outcome),
+        Scoped::Api(canonical) => canonical,
+    };
+    // 5. credential. The product reads credentials from a form body too (`getParameter`),
+    //    so an API call's form is read first — only now, after the address and the rules
+    //    had their say.
+    if carriers::is_form(&parts.headers) {
+        body.read_form().await?;
+    }
+    let (canonical, decided, params) = match credential_stage(
+        &rt.config,
+        rt.authn.has_introspection(),
+        parts,
+        canonical,
+        body.form(),
+        ctx,
+    )? {
+        Prevalidated::Checked {
+            canonical,
+            decided,
+            params,
+        } => (canonical, decided, params),
+        Prevalidated::Done(outcome) => return Ok(outcome),
+    };
     let relative = canonical.relative().expect("scope forwards non-API paths");
 
     // 6. authn: only credentials authgate itself checks; pass-through callers are identified

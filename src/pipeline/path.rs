@@ -46,12 +46,16 @@ impl CanonicalPath {
     }
 }
 
-/// The paths the product's resource rewrite (`^/s/(.*)/_/(.*)`) would serve for `relative`:
+/// The paths the product's resource rewrite (`^/s/(.*)/_/(.*)`, any case) would serve for `relative`:
 /// one per `/_/` after a leading `/s/` (the product's greedy match takes the last; every
 /// one is offered, so no reading of the pattern is missed), each as `/<target>` with its
 /// REST suffix removed.
 pub fn s_alias_targets(relative: &str) -> impl Iterator<Item = &str> {
-    let rest = relative.strip_prefix("/s/").unwrap_or("");
+    // Confluence's rewrite rule matches without regard to case (`/S/…/_/`).
+    let rest = match relative.get(..3) {
+        Some(p) if p.eq_ignore_ascii_case("/s/") => &relative[3..],
+        _ => "",
+    };
     rest.match_indices("/_/")
         .map(move |(i, _)| rest_resource(&rest[i + 2..]))
 }
@@ -65,11 +69,12 @@ pub fn rest_resource(path: &str) -> &str {
     let last_start = trimmed.rfind('/').map_or(0, |i| i + 1);
     let last = &trimmed[last_start..];
     match last.rfind('.') {
+        // A segment that is only the suffix (`/issue/.json`) goes whole: the product strips
+        // it the same way and dispatches to `/issue/`.
         Some(dot)
-            if dot > 0
-                && REST_SUFFIXES
-                    .iter()
-                    .any(|s| last[dot + 1..].eq_ignore_ascii_case(s)) =>
+            if REST_SUFFIXES
+                .iter()
+                .any(|s| last[dot + 1..].eq_ignore_ascii_case(s)) =>
         {
             &trimmed[..last_start + dot]
         }

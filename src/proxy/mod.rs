@@ -1,8 +1,8 @@
 //! Forwarding to the product: the upstream connections and the request/response rewrite.
 //!
 //! Owns: [`Upstream`] (HTTP/1.1 to the product, http or https, with a connect timeout) and
-//! [`Upstream::forward`], which streams both bodies, applies `headers.rs` according to the
-//! [`Handoff`], and maps upstream faults to rejections (connect failure -> 502, no response
+//! [`Upstream::forward`], which streams both bodies, applies `headers.rs` as the caller's
+//! [`headers::Caller`] says, and maps upstream faults to rejections (connect failure -> 502, no response
 //! head within `upstream.timeout` -> 504).
 //!
 //! A client HTTP/1 connection sends over its own upstream connection ([`pinned`]); HTTP/2
@@ -27,10 +27,10 @@ pub use pinned::Pinned;
 use pinned::{Idle, IDLE_TIMEOUT, MAX_IDLE};
 
 use crate::body::Body;
-use crate::config::{IdentityMode, UpstreamSettings};
+use crate::config::UpstreamSettings;
 use crate::headers;
-use crate::pipeline::{Handoff, RequestCtx};
 use crate::reject::{Reason, Rejection};
+use crate::request::RequestCtx;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -69,16 +69,14 @@ pub struct ForwardRequest<'a> {
     pub parts: http::request::Parts,
     /// The body, streamed.
     pub body: Body,
-    /// How the caller is handed over.
-    pub handoff: &'a Handoff,
+    /// What the rewrite does with the caller's credentials and identity.
+    pub caller: headers::Caller<'a>,
     /// Per-request state (canonical path, ids, timings are written back).
     pub ctx: &'a mut RequestCtx,
     /// True when the TCP peer is a trusted proxy.
     pub peer_trusted: bool,
     /// `http` or `https` on the client side.
     pub proto: &'static str,
-    /// Strip the product's session cookies from an anonymous caller (`allow_session_cookies = false`).
-    pub strip_session_cookies: bool,
     /// The client connection's own upstream connection (HTTP/1 clients); `None` sends over
     /// the shared pool.
     pub pinned: Option<&'a Pinned>,
@@ -226,31 +224,15 @@ impl Upstream {
         let ForwardRequest {
             mut parts,
             mut body,
-            handoff,
+            caller,
             ctx,
             peer_trusted,
             proto,
-            strip_session_cookies,
             pinned,
             form,
         } = req;
-        let authenticated = matches!(handoff, Handoff::Authenticated(_));
+        let authenticated = matches!(caller, headers::Caller::Authenticated { .. });
         // The same rewrite the bench measures (`headers::rewrite_request`).
-        let caller = match &handoff {
-            Handoff::Authenticated(p) => headers::Caller::Authenticated {
-                username: p.principal().username(),
-                service_account: match &identity.mode {
-                    IdentityMode::ServiceAccount(auth) => Some(auth.expose()),
-                    IdentityMode::Header => None,
-                },
-            },
-            Handoff::Anonymous | Handoff::PassThrough(_) if strip_session_cookies => {
-                headers::Caller::StripSessionCookies
-            }
-            Handoff::Untouched | Handoff::Anonymous | Handoff::PassThrough(_) => {
-                headers::Caller::Untouched
-            }
-        };
         let origin = headers::Origin {
             peer: ctx.peer.ip(),
             peer_trusted,

@@ -3,13 +3,9 @@
 //!
 //! Owns: verifying Basic with the product through `groups::ProductClient` (the one client
 //! of the product's "who am I" and group endpoints, with its answer-size, page and timeout
-//! limits), asked *as the caller* so no privileged account is needed, and the [`AttemptLimiter`] that slows password guessing
-//! (per username and per client IP). Basic is accepted here even with `disable_basic`: it is
-//! how a user without an IdP token gets their first gateway token (CONTRACT §5).
-
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+//! limits), asked *as the caller* so no privileged account is needed; failures are counted
+//! by `attempts::AttemptLimiter`. Basic is accepted here even with `disable_basic`: it is how
+//! a user without an IdP token gets their first gateway token (CONTRACT §5).
 
 use http::{header, HeaderMap};
 
@@ -19,58 +15,6 @@ use crate::pipeline::credential::{self, Credential};
 use crate::principal::{CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
 use crate::state::{AppState, Runtime};
-
-/// Failed Basic attempts one username may make per [`ATTEMPT_WINDOW`].
-pub const MAX_FAILURES_PER_USER: u32 = 5;
-/// Failed Basic attempts one client IP may make per [`ATTEMPT_WINDOW`].
-pub const MAX_FAILURES_PER_IP: u32 = 20;
-/// The window counted from the first failure.
-pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// Counts failed Basic attempts at `/_authgate` per username and per client IP.
-#[derive(Debug, Clone)]
-pub struct AttemptLimiter {
-    by_user: moka::sync::Cache<String, Arc<AtomicU32>>,
-    by_ip: moka::sync::Cache<String, Arc<AtomicU32>>,
-}
-
-impl Default for AttemptLimiter {
-    fn default() -> Self {
-        let cache = || {
-            moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(ATTEMPT_WINDOW)
-                .build()
-        };
-        AttemptLimiter {
-            by_user: cache(),
-            by_ip: cache(),
-        }
-    }
-}
-
-impl AttemptLimiter {
-    /// True when this username or IP has used up its failures.
-    pub fn blocked(&self, user: &str, ip: &str) -> bool {
-        let count = |c: &moka::sync::Cache<String, Arc<AtomicU32>>, k: &str| {
-            c.get(k).map_or(0, |n| n.load(Ordering::Relaxed))
-        };
-        count(&self.by_user, &user.to_lowercase()) >= MAX_FAILURES_PER_USER
-            || count(&self.by_ip, ip) >= MAX_FAILURES_PER_IP
-    }
-
-    /// Counts one failure (the window starts at the first one).
-    pub fn failed(&self, user: &str, ip: &str) {
-        // Usernames are case-insensitive in Jira and Confluence.
-        for (c, k) in [
-            (&self.by_user, user.to_lowercase()),
-            (&self.by_ip, ip.to_string()),
-        ] {
-            c.get_with(k, || Arc::new(AtomicU32::new(0)))
-                .fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// The authenticated caller of `/_authgate`, with groups (from the product for Basic, from
 /// `groups.source` for provider tokens).
@@ -128,31 +72,5 @@ async fn basic(
         }
         Err(e @ LookupError::Unavailable(_)) => Err(Rejection::new(Reason::GroupsUnavailable)
             .detail(format!("verifying Basic with the product: {e}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failures_block_per_user_and_per_ip() {
-        let l = AttemptLimiter::default();
-        for _ in 0..MAX_FAILURES_PER_USER {
-            assert!(!l.blocked("Alice", "10.0.0.1"));
-            l.failed("Alice", "10.0.0.1");
-        }
-        assert!(
-            l.blocked("alice", "10.0.0.9"),
-            "per user, whatever the case or address"
-        );
-        assert!(!l.blocked("bob", "10.0.0.9"));
-        for i in 0..MAX_FAILURES_PER_IP {
-            l.failed(&format!("u{i}"), "10.0.0.2");
-        }
-        assert!(
-            l.blocked("carol", "10.0.0.2"),
-            "per address, whatever the user"
-        );
     }
 }

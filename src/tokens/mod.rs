@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod attempts;
 pub mod cache;
 pub mod caller;
 pub mod format;
@@ -31,14 +32,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
+use self::attempts::AttemptLimiter;
 use self::cache::{Lookup, LookupCache};
-use self::caller::AttemptLimiter;
 use self::store::TokenStore;
 use crate::clock::SharedClock;
 use crate::metrics::Metrics;
 use crate::principal::{CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
-use crate::state::Shared;
 
 /// `last_used_at` is written at most this often per token.
 pub const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
@@ -65,18 +65,18 @@ struct Inner {
 }
 
 impl GatewayTokens {
-    /// Token state on the shared database, with the shared clock. Spawns the task that
+    /// Token state on the shared database `db`, with the shared clock. Spawns the task that
     /// writes `last_used_at` off the request path (it ends when the last clone is dropped).
-    pub fn new(shared: &Shared) -> Self {
-        let store = TokenStore::new(shared.db.clone());
+    pub fn new(db: crate::db::Db, clock: &SharedClock, metrics: &Arc<Metrics>) -> Self {
+        let store = TokenStore::new(db);
         let (touch_tx, touch_rx) = mpsc::channel(TOUCH_QUEUE);
         tokio::spawn(write_last_used(store.clone(), touch_rx));
         GatewayTokens {
             inner: Arc::new(Inner {
                 store,
                 cache: LookupCache::default(),
-                clock: Arc::clone(&shared.clock),
-                metrics: Arc::clone(&shared.metrics),
+                clock: Arc::clone(clock),
+                metrics: Arc::clone(metrics),
                 touched: moka::sync::Cache::builder()
                     .max_capacity(100_000)
                     .time_to_live(TOUCH_INTERVAL)

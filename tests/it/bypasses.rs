@@ -300,6 +300,7 @@ async fn rest_suffixes_latest_and_resource_aliases_do_not_escape_rules() {
         "/rest/api/2/user.json",
         "/rest/api/2/user.XML?username=admin",
         "/rest/api/latest/user",
+        "/rest/api/2/user/.json",
     ] {
         let r = t.get(target).send().await;
         assert_eq!(
@@ -313,8 +314,10 @@ async fn rest_suffixes_latest_and_resource_aliases_do_not_escape_rules() {
         .send()
         .await;
     assert_eq!(r.status, 403, "HEAD is the GET resource");
-    let r = t.get("/s/x/_/rest/api/2/myself").send().await;
-    assert_eq!((r.status, r.reason()), (400, "bad_path".into()));
+    for alias in ["/s/x/_/rest/api/2/myself", "/S/x/_/rest/api/2/myself"] {
+        let r = t.get(alias).send().await;
+        assert_eq!((r.status, r.reason()), (400, "bad_path".into()), "{alias}");
+    }
     assert!(t.jira.requests().is_empty(), "{:?}", t.jira.requests());
 }
 
@@ -337,6 +340,18 @@ async fn query_and_form_passwords_are_basic_credentials() {
         .await;
     assert_eq!((r.status, r.reason()), (401, "basic_disabled".into()));
     assert!(t.jira.requests().is_empty());
+
+    // Beside another credential they are refused: the product could act on either.
+    let t = Setup::jira().with(READ_ONLY).start().await;
+    let r = t
+        .call(http::Method::DELETE, "/rest/api/2/issue/ABC-1")
+        .header("authorization", &basic("bob", "bob-pw"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("os_username=alice&os_password=alice-pw")
+        .send()
+        .await;
+    assert_eq!((r.status, r.reason()), (400, "malformed_request".into()));
+    assert!(t.jira.requests().is_empty(), "{:?}", t.jira.requests());
 
     // With Basic allowed, the caller is who the product says and every rule applies.
     let t = Setup::jira().with(READ_ONLY).start().await;
@@ -420,13 +435,15 @@ async fn unidentified_pass_through_callers_are_limited_per_credential() {
         .send()
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    // …and one credential cannot hide behind its address's neighbours.
+    // …a junk cookie beside the credential does not make a fresh bucket…
     let r = t
         .get("/rest/api/2/myself")
         .header("authorization", &basic("alice", "alice-pw"))
+        .cookie("JSESSIONID=junk-1")
         .send()
         .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // …so the third request of this credential finds its bucket empty.
     let r = t
         .get("/rest/api/2/myself")
         .header("authorization", &basic("alice", "alice-pw"))

@@ -205,7 +205,14 @@ async fn r03_a_flood_of_invalid_tokens_creates_no_limiter_keys() {
             .expect("request")
             .into_parts();
         let mut ctx = RequestCtx::new(format!("r{i}"), peer, parts.method.clone(), T.into());
-        match pipeline::run(&rt, &parts, &authgate::body::Form::None, &mut ctx).await {
+        match pipeline::run(
+            &rt,
+            &parts,
+            &mut authgate::body::RequestBody::new(authgate::body::empty()),
+            &mut ctx,
+        )
+        .await
+        {
             Outcome::Reject(r) => assert_eq!(r.reason.status(), 401, "R-03 {i}: {:?}", r.reason),
             other => panic!("R-03 {i}: junk got through: {other:?}"),
         }

@@ -217,7 +217,14 @@ async fn junk_credentials_create_no_limiter_keys() {
             parts.method.clone(),
             ISSUE.to_string(),
         );
-        match pipeline::run(&rt, &parts, &authgate::body::Form::None, &mut ctx).await {
+        match pipeline::run(
+            &rt,
+            &parts,
+            &mut authgate::body::RequestBody::new(authgate::body::empty()),
+            &mut ctx,
+        )
+        .await
+        {
             Outcome::Reject(r) => assert_eq!(r.reason.status(), 401, "{i}: {:?}", r.reason),
             other => panic!("{i}: junk got through: {other:?}"),
         }

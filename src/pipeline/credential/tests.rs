@@ -358,12 +358,16 @@ fn query_passwords_count_as_basic_and_oauth_parameters_as_a_scheme() {
         decide(c, &s, false, false, &p).map_err(|r| r.reason),
         Err(Reason::BasicDisabled)
     );
-    // Beside a PAT, the parameters still obey disable_basic.
-    let pat = Credential::Pat(PAT.into());
-    assert_eq!(
-        decide(pat.clone(), &s, false, false, &p).map_err(|r| r.reason),
-        Err(Reason::BasicDisabled)
-    );
+    // Beside a credential the product checks, or a session, they are refused: the
+    // product could act on either.
+    for (auth, cookie) in [
+        (vec![&*format!("Bearer {PAT}")], None),
+        (vec!["Basic YTpi"], None),
+        (vec![], Some("JSESSIONID=x")),
+    ] {
+        let got = classify(&h(&auth, cookie), &jira(), &p).map_err(|r| r.reason);
+        assert_eq!(got, Err(Reason::MalformedRequest), "{auth:?} {cookie:?}");
+    }
     // Beside a JWT authgate checks, they are removed before forwarding instead.
     let jwt = Credential::Jwt("a.b.c".into());
     assert_eq!(

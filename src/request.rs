@@ -1,12 +1,74 @@
-//! Per-request state: one typed [`RequestCtx`] created when a request arrives and passed by
-//! `&mut` through every stage, then turned into the access log line and the audit event.
+//! The request types every layer shares, at the bottom of the module graph: the per-request
+//! state [`RequestCtx`] (created when a request arrives, passed by `&mut` through every stage,
+//! then turned into the access log line and the audit row), the [`Stage`] that decided,
+//! the derived [`ClientIp`] and the [`Credential`] the caller presented. The pipeline decides
+//! with them; the forwarding, identity-lookup and audit code read them without depending on
+//! the pipeline.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use super::ip_filter::ClientIp;
 use crate::principal::CredentialKind;
 use crate::reject::RateHeaders;
+
+/// The client as far as authgate can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientIp {
+    /// A well-formed address (IPv4-mapped IPv6 already folded to IPv4).
+    Addr(IpAddr),
+    /// A malformed `client_ip_header` entry from a trusted proxy; it matches no rule.
+    Malformed(String),
+}
+
+impl fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientIp::Addr(a) => write!(f, "{a}"),
+            ClientIp::Malformed(s) => {
+                // Escape so a hostile header cannot forge log lines.
+                write!(f, "malformed:{}", s.escape_default())
+            }
+        }
+    }
+}
+
+/// What `Authorization` (or the cookie) holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// HTTP Basic; the username is decoded for per-user limits and identity lookups.
+    Basic {
+        /// Decoded username.
+        username: String,
+    },
+    /// An authgate token (`gw_…`).
+    GatewayToken(String),
+    /// Three base64url parts.
+    Jwt(String),
+    /// A product Personal Access Token.
+    Pat(String),
+    /// Any other bearer token.
+    Opaque(String),
+    /// The product's session cookie.
+    Session,
+    /// Nothing.
+    None,
+}
+
+impl Credential {
+    /// The audit `credential` value for this class before validation.
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Credential::Basic { .. } => CredentialKind::Basic,
+            Credential::GatewayToken(_) => CredentialKind::GatewayToken,
+            Credential::Jwt(_) => CredentialKind::Jwt,
+            Credential::Pat(_) => CredentialKind::Pat,
+            Credential::Opaque(_) => CredentialKind::NativeOauth,
+            Credential::Session => CredentialKind::Session,
+            Credential::None => CredentialKind::Anonymous,
+        }
+    }
+}
 
 /// Which stage decided (the `stage` in logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +134,8 @@ pub struct RequestCtx {
     pub credential_hash: Option<String>,
     /// The stage that decided last.
     pub stage: Stage,
+    /// The request is being (or was) handed to the product: from here it may act on it.
+    pub forwarded: bool,
     /// The rule that matched (`bypass: GET /status`), for the log and audit.
     pub rule: Option<String>,
     /// Rate-limit state, put on the response.
@@ -102,6 +166,7 @@ impl RequestCtx {
             token_id: None,
             credential_hash: None,
             stage: Stage::Path,
+            forwarded: false,
             rule: None,
             rate: None,
             detail: None,
