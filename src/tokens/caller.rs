@@ -1,11 +1,12 @@
 //! Who is calling `/_authgate/*`: a provider token (JWT, or an opaque token when an
 //! introspection provider exists) or Basic credentials that the product itself accepts.
 //!
-//! Owns: verifying Basic with the product through `groups::ProductClient` (the one client
-//! of the product's "who am I" and group endpoints, with its answer-size, page and timeout
-//! limits), asked *as the caller* so no privileged account is needed, and the [`AttemptLimiter`] that slows password guessing
-//! (per username and per client IP). Basic is accepted here even with `disable_basic`: it is
-//! how a user without an IdP token gets their first gateway token (CONTRACT §5).
+//! Owns: verifying Basic with the product through `groups::ProductClient` (the one client of
+//! the product's "who am I" and group endpoints, with its answer-size, page and timeout
+//! limits), asked *as the caller* so no privileged account is needed, and the
+//! [`AttemptLimiter`] that slows password guessing (per username and per client IP). Basic is
+//! accepted here even with `disable_basic`: it is how a user without an IdP token gets their
+//! first gateway token (docs/tokens.md).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
