@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark (issue 7): authgate against a plain nginx reverse proxy, on this machine.
+# Load benchmark: authgate against a plain nginx reverse proxy, on this machine.
 #
 # Installs wrk and nginx from Debian if missing, builds authgate in release mode, starts on
 # loopback: an nginx upstream serving a 1.2 KB JSON body for /rest/api/2/issue/ABC-1, a plain

@@ -30,7 +30,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --all-targets --locked "$@" 2>&1 | tee "$log"
 
-# The path differential against Tomcat (issue 8): every path authgate forwards must be the
+# The path differential against Tomcat: every path authgate forwards must be the
 # path Tomcat resolves. Exits non-zero on any mismatch.
 ./scripts/tomcat-diff.sh
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Path differential against Tomcat (issue 8): a one-servlet Tomcat app (tests/tomcat/) that
+# Path differential against Tomcat: a one-servlet Tomcat app (tests/tomcat/) that
 # echoes getServletPath()/getPathInfo(), authgate (debug build) in front of it forwarding
-# everything, and tests/tomcat/diff_client.py sending the catalog's path cases plus a
-# generated set. Exits non-zero on any mismatch, or when Tomcat is not installed
-# (apt-get install tomcat10).
+# everything, and tests/tomcat/diff_client.py sending the catalog's path cases
+# (docs/catalog.md §P) plus a generated set. Exits non-zero on any mismatch, or when Tomcat
+# is not installed (apt-get install tomcat10).
 #
 #   scripts/tomcat-diff.sh            # builds authgate (cargo build) if needed
 #   AUTHGATE_BIN=path scripts/tomcat-diff.sh

@@ -1,5 +1,6 @@
-//! The operator listener (`server.admin_listen`, CONTRACT §6): `/healthz`, `/readyz`,
-//! `/metrics` unauthenticated; `/admin/*` behind `Authorization: Bearer <admin_token>`.
+//! The operator listener (`server.admin_listen`, docs/http.md#operator-endpoints): `/healthz`,
+//! `/readyz`, `/metrics` unauthenticated; `/admin/*` behind `Authorization: Bearer
+//! <admin_token>`.
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The command line (CONTRACT §1): clap definitions and one function per command.
+//! The command line (README.md#commands): clap definitions and one function per command.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-//! Header rewriting towards the product (CONTRACT §4) and back to the client.
+//! Header rewriting towards the product (docs/http.md#what-reaches-the-product) and back to the
+//! client.
 //!
 //! Owns: hop-by-hop removal (with the names listed in `Connection`, which can never remove
 //! a header authgate sets because those are set afterwards), identity-header stripping in
@@ -125,7 +126,8 @@ pub fn set_forwarded(
     }
 }
 
-/// What the rewrite does with the caller's credentials and identity (CONTRACT §4).
+/// What the rewrite does with the caller's credentials and identity
+/// (docs/http.md#what-reaches-the-product).
 #[derive(Debug, Clone, Copy)]
 pub enum Caller<'a> {
     /// Pass-through, bypass, non-API: credentials untouched, no identity header.

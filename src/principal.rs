@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-/// What the caller presented (CONTRACT §7 `credential`).
+/// What the caller presented (docs/audit.md `credential`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CredentialKind {
     /// A JWT verified by a provider.

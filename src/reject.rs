@@ -1,6 +1,6 @@
 //! Rejections: the ONLY place that picks a status, a body and headers for a refused request.
 //!
-//! Owns: [`Reason`] (the machine reasons of CONTRACT §3.2, also the audit `reason`) and
+//! Owns: [`Reason`] (the machine reasons of docs/http.md#rejections, also the audit `reason`) and
 //! [`Rejection`] (a reason plus what an operator needs: a detail for logs, rate-limit data).
 //! Every stage returns a `Rejection`; `into_response` maps it exhaustively, so a new reason
 //! without a status does not compile. Bodies are Jira's error shape and never carry details.
@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::body::{json_response, Body};
 
-/// Machine reason of a rejection (CONTRACT §3.2). `as_str` is the wire and audit name.
+/// Machine reason of a rejection (docs/http.md#rejections). `as_str` is the wire and audit name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub enum Reason {
@@ -219,7 +219,7 @@ pub struct Rejection {
     pub detail: Option<String>,
     /// Rate-limit headers, when the rate-limit stage ran (429 and any later rejection).
     pub rate: Option<RateHeaders>,
-    /// Extra sentence for `errorMessages` where the contract asks for one (e.g. the maximum
+    /// Extra sentence for `errorMessages` where docs/http.md asks for one (e.g. the maximum
     /// token lifetime for `expiry_too_long`). Must not contain request data.
     pub public_note: Option<String>,
 }

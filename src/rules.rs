@@ -1,4 +1,4 @@
-//! Rule patterns (`[METHOD ]PATH`, CONTRACT §2), compiled once at config check.
+//! Rule patterns (`[METHOD ]PATH`, docs/http.md#rule-patterns), compiled once at config check.
 //!
 //! Owns: parsing a pattern into a [`Rule`] and matching a canonical path against a
 //! [`RuleSet`]. Input comes from the config (`api_paths`, `bypass`, `public_restricted`,

@@ -78,7 +78,7 @@ mod tests {
     use crate::audit::sample_event;
 
     #[test]
-    fn one_line_per_event_with_the_contract_field_names() {
+    fn one_line_per_event_with_the_audit_field_names() {
         let mut ev = sample_event(0, "bob\ninjected", 403).sanitized();
         ev.path = "/rest/a\u{1b}[2J".into();
         let ev = ev.sanitized();

@@ -1,4 +1,4 @@
-//! Audit (CONTRACT §7): one event per decision, handed to a writer that never blocks a request.
+//! Audit (docs/audit.md): one event per decision, handed to a writer that never blocks a request.
 //!
 //! Owns: the [`AuditEvent`] row, the [`AuditSink`] handle every request records into, and
 //! the text hygiene applied to every field ([`sanitize`]). The parts:
@@ -34,7 +34,7 @@ pub use options::WriterOptions;
 pub use retention::{Policy, Report};
 pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};
 
-/// One audit row (field names as in CONTRACT §7).
+/// One audit row (field names as in docs/audit.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEvent {
     /// RFC 3339 time.

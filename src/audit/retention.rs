@@ -1,4 +1,4 @@
-//! Retention (CONTRACT §7): every `audit.cleanup_interval`, delete rows older than
+//! Retention (docs/audit.md): every `audit.cleanup_interval`, delete rows older than
 //! `retention_days`, then the oldest rows beyond `retention_max_rows`.
 //!
 //! Deletes run in bounded batches (each its own short statement, so no long lock on the

@@ -1,4 +1,5 @@
-//! `authgate audit`: query the audit store, newest first (CONTRACT §1, §7).
+//! `authgate audit`: query the audit store, newest first (README.md#commands, fields in
+//! docs/audit.md).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -32,7 +33,7 @@ pub struct AuditArgs {
     /// Continue after a previous page (the cursor it printed).
     #[arg(long)]
     pub cursor: Option<String>,
-    /// One JSON object per line, with the field names of CONTRACT §7.
+    /// One JSON object per line, with the field names of docs/audit.md.
     #[arg(long)]
     pub json: bool,
 }

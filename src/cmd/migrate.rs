@@ -1,4 +1,4 @@
-//! `authgate migrate`: apply the database migrations of `migrations/` (CONTRACT §1).
+//! `authgate migrate`: apply the database migrations of `migrations/` (README.md#commands).
 
 use std::path::Path;
 use std::process::ExitCode;

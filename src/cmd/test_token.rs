@@ -1,7 +1,7 @@
 //! `authgate test-token` and `POST /admin/test-token`: one credential through the real
 //! checks for a method and path, with every step and its verdict.
 //!
-//! Owns: [`report`] (the stages of CONTRACT §3.1 that apply to a token: path, scope,
+//! Owns: [`report`] (the stages of docs/http.md#order-of-checks that apply to a token: path, scope,
 //! credential, authn with its full trace, groups, authz; the IP filter and the rate limit
 //! are not applied, and say so), [`Report`] (text and JSON), and the command. It never
 //! forwards anything and never prints the token (only its short hash).
@@ -365,7 +365,7 @@ pub async fn test_token(
     let clock: crate::clock::SharedClock = Arc::new(crate::clock::SystemClock);
     let db = crate::db::Db::connect_lazy(cfg.audit.database_kind, &cfg.audit.database_url)
         .map_err(|e| anyhow::anyhow!("audit.database_url: {e}"))?;
-    // `default()` rather than the unit literal: the audit sink grows fields in issue 6.
+    // `default()` is `AuditSink::Off`: test-token records no audit row.
     #[allow(clippy::default_constructed_unit_structs)]
     let audit = crate::audit::AuditSink::default();
     let shared = crate::state::Shared::new(audit, clock, db);

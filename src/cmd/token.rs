@@ -1,5 +1,6 @@
 //! `authgate token create|list|revoke`: manage gateway tokens directly in the database
-//! (operator use, CONTRACT §1). `create` prints the secret once; nothing else prints a secret.
+//! (operator use, README.md#commands). `create` prints the secret once; nothing else prints a
+//! secret.
 
 use std::path::Path;
 use std::process::ExitCode;

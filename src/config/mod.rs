@@ -113,7 +113,7 @@ pub struct UpstreamSettings {
     pub carriers: crate::carriers::Carriers,
 }
 
-/// How the authenticated user is handed to the product (CONTRACT §4).
+/// How the authenticated user is handed to the product (docs/http.md#what-reaches-the-product).
 #[derive(Debug, Clone)]
 pub enum IdentityMode {
     /// The identity header carries the username; the product trusts it.

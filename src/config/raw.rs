@@ -1,4 +1,5 @@
-//! The TOML schema, exactly as operators write it (CONTRACT §2).
+//! The TOML schema, exactly as operators write it (every key documented in
+//! `config/authgate.example.toml`).
 //!
 //! Owns: the serde structs and their defaults (named consts, documented). Does not own: any
 //! checking beyond what serde does — `check.rs` turns these into runtime values. Every table
@@ -142,7 +143,8 @@ impl Default for RawUpstream {
     }
 }
 
-/// `[upstream.identity]`: how the authenticated user is handed to the product (CONTRACT §4).
+/// `[upstream.identity]`: how the authenticated user is handed to the product
+/// (docs/http.md#what-reaches-the-product).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIdentity {

@@ -1,5 +1,6 @@
-//! Start-up checks that keep the gateway from running open by mistake (catalog §C, issue 8):
-//! refused configs name the TOML path at fault; risky-but-legal ones produce a warning.
+//! Start-up checks that keep the gateway from running open by mistake (catalog §C in
+//! docs/catalog.md): refused configs name the TOML path at fault; risky-but-legal ones produce
+//! a warning.
 
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-//! Groups of an identified caller, by `groups.source` (CONTRACT §3.1 step 7).
+//! Groups of an identified caller, by `groups.source` (docs/http.md step 7).
 //!
 //! Owns: [`Groups`]: `claim` keeps the principal's groups (from the token), `static` reads
 //! `[groups.static]`, `upstream` asks the product ([`product::ProductClient::user_groups`])

@@ -1,4 +1,5 @@
-//! Asking the product who a user is and which groups they are in (atlassian.md §2).
+//! Asking the product who a user is and which groups they are in
+//! (docs/product-notes.md#who-am-i-and-groups).
 //!
 //! Owns: [`ProductClient`], the only code that calls the product's user and group endpoints
 //! (used by `groups` for `source = "upstream"` and by `passthrough`), and [`LookupError`].

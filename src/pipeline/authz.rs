@@ -3,7 +3,7 @@
 //! Owns: [`Authz`] and [`Permitted`], the only way to turn a `Principal` into something the
 //! forwarder accepts. Input: a principal whose groups are already resolved (`groups` or
 //! `passthrough`), the wire method, the canonical path relative to the context path, the
-//! request headers and the raw query. Rules (CONTRACT §3.1 step 7):
+//! request headers and the raw query. Rules (docs/http.md step 7):
 //!
 //! - `allowed_groups` non-empty: the caller must be in one, else 403 `group_denied`.
 //! - read-only callers (in a `read_only_groups` group, even if also in an allowed group, or

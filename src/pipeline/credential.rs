@@ -1,14 +1,15 @@
 //! Stage 5, `credential`: what the caller presented, and what the global switches make of it.
 //!
-//! Owns: classifying `Authorization` and the product's session cookies in the contract's
-//! order (Basic · `Bearer gw_…` · Bearer JWT · Bearer PAT · other Bearer · session cookie ·
-//! none) and applying `disable_basic`, `gateway_tokens`, `allow_pat`, `allow_native_oauth`,
-//! `allow_session_cookies`, `require_authentication` and `public_restricted`. Which parts of a
-//! request carry a credential is `carriers`' word (cookies from raw bytes, `os_username` /
-//! `os_password` and OAuth parameters in the query or a form body); this stage refuses what
-//! the product could read differently from authgate (two session cookies of one name, a
-//! `Connection` header naming `Authorization` or `Cookie`, a credential parameter sent twice)
-//! and counts `os_username`/`os_password` as Basic. Checking a token is the `authn` stage's job.
+//! Owns: classifying `Authorization` and the product's session cookies in the order of
+//! docs/http.md step 5 (Basic · `Bearer gw_…` · Bearer JWT · Bearer PAT · other Bearer ·
+//! session cookie · none) and applying `disable_basic`, `gateway_tokens`, `allow_pat`,
+//! `allow_native_oauth`, `allow_session_cookies`, `require_authentication` and
+//! `public_restricted`. Which parts of a request carry a credential is `carriers`' word
+//! (cookies from raw bytes, `os_username` / `os_password` and OAuth parameters in the query or
+//! a form body); this stage refuses what the product could read differently from authgate (two
+//! session cookies of one name, a `Connection` header naming `Authorization` or `Cookie`, a
+//! credential parameter sent twice) and counts `os_username`/`os_password` as Basic. Checking a
+//! token is the `authn` stage's job.
 
 use base64::Engine;
 use http::{header, HeaderMap};

@@ -1,4 +1,4 @@
-//! The request pipeline (CONTRACT §3.1): one ordered list of stages in [`run`].
+//! The request pipeline (docs/http.md#order-of-checks): one ordered list of stages in [`run`].
 //!
 //! Owns: the order of the stages and the [`Decision`] / [`Outcome`] types. Each stage lives
 //! in its own module and decides one thing; none of them builds a response (that is
@@ -37,7 +37,7 @@ pub enum Decision {
     Reject(Rejection),
 }
 
-/// How a request that passed is handed to the product (CONTRACT §4).
+/// How a request that passed is handed to the product (docs/http.md#what-reaches-the-product).
 #[derive(Debug)]
 pub enum Handoff {
     /// Not an API call (or auth disabled, or `bypass`): forwarded as is, credentials untouched.
@@ -54,7 +54,7 @@ pub enum Handoff {
 /// authgate's own endpoints under `/_authgate`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LocalRoute {
-    /// `/_authgate/tokens[/{id}]` (CONTRACT §5).
+    /// `/_authgate/tokens[/{id}]` (docs/tokens.md).
     Tokens,
 }
 
@@ -69,8 +69,8 @@ pub enum Outcome {
     Reject(Rejection),
 }
 
-/// Runs every stage in order. The order is the contract's (§3.1) and each position is a
-/// security choice, written next to the stage.
+/// Runs every stage in order. The order is the one in docs/http.md#order-of-checks, and each
+/// position is a security choice, written next to the stage.
 /// `body` is the request body; an API call's form body is read here (the product reads
 /// credentials from it), and what was read stays in `body` for forwarding.
 pub async fn run(

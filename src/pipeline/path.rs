@@ -1,13 +1,13 @@
 //! Stage 1, `path`: the method check and the one canonical form of the request path.
 //!
 //! Owns: refusing every path shape that Tomcat (which Jira and Confluence embed) could read
-//! differently from us — `;`, encoded `/` `\` NUL `%`, dot segments, `//`, `${`, WEB-INF —
-//! and producing the canonical string that rules are matched on AND that is forwarded, so
-//! what was authorized is exactly what the product dispatches (research/atlassian.md §5).
-//! Escapes of bytes a path segment may hold literally (RFC 3986 `pchar`: unreserved,
-//! sub-delims, `:` and `@`) are decoded, so every spelling Tomcat reads as the same path has
-//! one canonical form here too (`/a%40b` is `/a@b`, and a rule naming `/a@b` matches both);
-//! every other escape is kept, with upper-case hex.
+//! differently from us — `;`, encoded `/` `\` NUL `%`, dot segments, `//`, `${`, WEB-INF — and
+//! producing the canonical string that rules are matched on AND that is forwarded, so what was
+//! authorized is exactly what the product dispatches
+//! (docs/product-notes.md#tomcat-path-handling). Escapes of bytes a path segment may hold
+//! literally (RFC 3986 `pchar`: unreserved, sub-delims, `:` and `@`) are decoded, so every
+//! spelling Tomcat reads as the same path has one canonical form here too (`/a%40b` is `/a@b`,
+//! and a rule naming `/a@b` matches both); every other escape is kept, with upper-case hex.
 
 use http::{Method, Uri, Version};
 

@@ -1,5 +1,5 @@
-//! `/admin/tokens` on `admin_listen` (CONTRACT §6), behind the admin token (checked by
-//! `crate::admin` before this is reached).
+//! `/admin/tokens` on `admin_listen` (docs/http.md#operator-endpoints), behind the admin token
+//! (checked by `crate::admin` before this is reached).
 //!
 //! `GET /admin/tokens[?user=NAME]` -> every token (or one user's); `POST /admin/tokens`
 //! `{"user","name","expires_in","read_only","groups"}` -> 201 with the secret (once);

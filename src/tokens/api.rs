@@ -1,4 +1,4 @@
-//! `/_authgate/*` on `listen` (CONTRACT §5): self-service tokens.
+//! `/_authgate/*` on `listen` (docs/tokens.md): self-service tokens.
 //!
 //! `POST /_authgate/tokens` `{"name","expires_in","read_only"}` -> 201 with the secret (once);
 //! `GET /_authgate/tokens` -> the caller's tokens (admins: `?user=NAME` or `?all=true`);

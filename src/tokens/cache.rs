@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::store::{StoreError, TokenRecord, TokenStore};
 
-/// Longest time an answer from the database is reused (CONTRACT §5: at most 5 s).
+/// Longest time an answer from the database is reused (docs/tokens.md: at most 5 s).
 pub const LOOKUP_TTL: Duration = Duration::from_secs(5);
 /// Cached answers held at most (found and missing alike); the oldest go first.
 pub const LOOKUP_CAPACITY: u64 = 100_000;

@@ -5,7 +5,7 @@
 //! of the product's "who am I" and group endpoints, with its answer-size, page and timeout
 //! limits), asked *as the caller* so no privileged account is needed; failures are counted
 //! by `attempts::AttemptLimiter`. Basic is accepted here even with `disable_basic`: it is how
-//! a user without an IdP token gets their first gateway token (CONTRACT §5).
+//! a user without an IdP token gets their first gateway token (docs/tokens.md).
 
 use http::{header, HeaderMap};
 

@@ -1,4 +1,4 @@
-//! The `gw_` token format (CONTRACT §5): `gw_` + 40 base62 characters from the OS CSPRNG
+//! The `gw_` token format (docs/tokens.md): `gw_` + 40 base62 characters from the OS CSPRNG
 //! (238 random bits) + 6 base62 characters of the CRC-32 of those 40.
 //!
 //! Owns: making a token ([`generate`]), checking its shape and checksum ([`parse`]) so a typo
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn generated_tokens_have_the_contract_shape() {
+    fn generated_tokens_have_the_documented_shape() {
         for _ in 0..200 {
             let t = generate();
             assert_eq!(t.len(), TOKEN_LEN);

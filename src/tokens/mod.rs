@@ -1,4 +1,4 @@
-//! Gateway-issued API tokens (CONTRACT §5): format, table, cache, self-service and admin API.
+//! Gateway-issued API tokens (docs/tokens.md): format, table, cache, self-service and admin API.
 //!
 //! Owns: [`GatewayTokens`], the stage-6 check of `Bearer gw_…` (format first, then the
 //! cached lookup by hash, then revocation and expiry with the injected clock), and the state

@@ -1,4 +1,4 @@
-//! Attacks on the JOSE layer through `Authenticators` (research/security.md §J): algorithm
+//! Attacks on the JOSE layer through `Authenticators` (docs/catalog.md §J): algorithm
 //! confusion and `none`, stripped and forged signatures, ECDSA zero and out-of-range
 //! signatures, header parameters that must not be trusted, structural damage.
 

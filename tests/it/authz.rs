@@ -1,4 +1,4 @@
-//! Authorization end to end (CONTRACT §3.1 step 7): pass-through PAT, Basic and cookie callers
+//! Authorization end to end (docs/http.md step 7): pass-through PAT, Basic and cookie callers
 //! identified by the Jira stand-in, allowed and read-only groups across methods, read POSTs,
 //! method overrides, refused credentials and failing lookups.
 

@@ -1,10 +1,11 @@
-//! Catalog §A (research/security.md): audit to Postgres, against a real PostgreSQL 15 (a
+//! Catalog §A (docs/catalog.md): audit to Postgres, against a real PostgreSQL 15 (a
 //! fresh database on the shared `support::pg` server)
 //! here; the database-fault and volume cases in `catalog_audit_db`.
 //!
-//! Oracles (§0.2): every request answers with its status and machine reason; a deny reaches
-//! nothing upstream, an allow exactly once with one identity header; and the audit row for
-//! the response's `X-Request-Id` is read back from Postgres (decision, reason, status, user).
+//! Oracles (docs/catalog.md#oracles): every request answers with its status and machine
+//! reason; a deny reaches nothing upstream, an allow exactly once with one identity header;
+//! and the audit row for the response's `X-Request-Id` is read back from Postgres (decision,
+//! reason, status, user).
 //! Also here: [`start_with`], the catalog fixture with another database, an injected wall
 //! clock or a JSON audit log (used by `catalog_rate` too).
 
@@ -121,7 +122,7 @@ async fn a01_injection_shaped_values_are_bound_not_executed_and_logs_stay_one_li
         Some("jql=x'%20OR%201=1;DROP%20TABLE%20audit;--"),
         "A-01 query verbatim"
     );
-    // CR/LF, ANSI escapes and U+202E cannot be a username (CONTRACT §3.1 step 6): refused,
+    // CR/LF, ANSI escapes and U+202E cannot be a username (docs/http.md step 6): refused,
     // and the refusal is still a row.
     let forged = "eve\r\n\u{1b}[2J\u{202e}";
     let resp = h.get(T, &[&bearer(&token(forged, &["jira-users"]))]).await;
@@ -377,7 +378,7 @@ async fn a07_the_row_records_canonical_path_method_client_ip_and_decision() {
         (d.method.as_str(), d.path.as_str()),
         ("DELETE", "/rest/api/2/deny/x")
     );
-    // CONTRACT §7: the row has no raw target and no rule text; the reason names the rule kind
+    // docs/audit.md: the row has no raw target and no rule text; the reason names the rule kind
     // (`denied_path`, `bypass`) and the access log line carries `rule`.
 }
 

@@ -1,4 +1,4 @@
-//! Catalog §A (research/security.md), the database-fault and volume cases: A-04 (database
+//! Catalog §A (docs/catalog.md), the database-fault and volume cases: A-04 (database
 //! down at start and mid-run), A-05 (a locked table), A-08 (shutdown with a full queue),
 //! A-09 (a flood of refusals), against a real PostgreSQL 15. The oracles and the fixture are
 //! those of `catalog_audit` (same status / upstream / audit-row checks); while the database is
@@ -52,7 +52,7 @@ async fn wait_rows(h: &Harness, n: usize) -> Vec<AuditEvent> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a04_database_down_at_start_and_mid_run_spools_then_replays_every_row() {
-    // CONTRACT §7 picks the catalog's option (b): serve, spool to disk, replay in order.
+    // docs/audit.md picks the catalog's option (b): serve, spool to disk, replay in order.
     let server = Arc::new(pg::private());
     let url = server.fresh_database().expect("database");
     let stop = |s: &Arc<authgate::standin::postgres::Postgres>| {
@@ -146,7 +146,7 @@ async fn a08_shutdown_flushes_a_thousand_queued_rows() {
         audit.record(sample_event(i, "alice", 200));
     }
     let Harness { gw, up, dir } = h;
-    gw.shutdown().await; // what SIGTERM does after the drain (CONTRACT §1)
+    gw.shutdown().await; // what SIGTERM does after the drain (README.md#commands)
     assert_eq!(
         Store::new(&db).count().await.expect("count"),
         1000,
@@ -159,7 +159,7 @@ async fn a08_shutdown_flushes_a_thousand_queued_rows() {
 
 #[tokio::test]
 async fn a09_a_flood_of_refusals_is_audited_and_legitimate_traffic_still_passes() {
-    // CONTRACT §7: one row per API request (no sampling); rows go through a bounded queue,
+    // docs/audit.md: one row per API request (no sampling); rows go through a bounded queue,
     // then the spool, so requests never wait for the database.
     let h = pg_catalog("").await;
     let signed = token("alice", &["jira-users"]);

@@ -1,10 +1,11 @@
-//! Catalog §C (research/security.md): configuration and start-up faults, C-01..C-10.
+//! Catalog §C (docs/catalog.md): configuration and start-up faults, C-01..C-10.
 //!
 //! Oracle: the gateway refuses to start with an error that names the TOML path at fault
 //! (`providers[0].leeway: …`), or it starts and says why it is risky in a loud warning
 //! (`Config::warnings`, logged at start and printed by `check-config`), as the catalog or,
-//! where they differ, CONTRACT.md says. Where a fault only shows per request (C-06, C-07),
-//! the gateway is started and the request oracles of §0.2 are asserted too.
+//! where they differ, the configuration reference (`config/authgate.example.toml`) says. Where
+//! a fault only shows per request (C-06, C-07), the gateway is started and the request oracles
+//! of docs/catalog.md#oracles are asserted too.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,7 +109,7 @@ fn c03_no_issuer_is_refused_and_no_audience_warns() {
         "is required",
         "C-03 empty",
     );
-    // CONTRACT §2: `audiences`: "empty list = not checked (warned at start)" — the contract
+    // `audiences`: "empty list = not checked (warned at start)" (config/authgate.example.toml)
     // wins over the catalog's "refuse".
     warned(
         &jwt(&[ISS, KEY]),
@@ -194,8 +195,8 @@ fn c05_trusted_proxies_that_trust_everyone_are_refused() {
 
 #[test]
 fn c06_regex_shaped_public_paths_are_refused() {
-    // CONTRACT §2: `*` (one whole segment) and a trailing `/**` are the pattern language; any
-    // other wildcard or regex syntax is a config error naming the pattern.
+    // docs/http.md#rule-patterns: `*` (one whole segment) and a trailing `/**` are the pattern
+    // language; any other wildcard or regex syntax is a config error naming the pattern.
     for (i, bad) in [
         "GET /rest/.*",
         "^/rest/api/2/serverInfo",
@@ -213,8 +214,8 @@ fn c06_regex_shaped_public_paths_are_refused() {
 
 #[tokio::test]
 async fn c06_a_prefix_bypass_is_matched_on_the_canonical_path_only() {
-    // The fixture's `GET /s/**` is a prefix rule; canonicalization comes first (§3.1 step 1),
-    // so a path that leaves the prefix never reaches the rule.
+    // The fixture's `GET /s/**` is a prefix rule; canonicalization comes first (docs/http.md
+    // step 1), so a path that leaves the prefix never reaches the rule.
     let h = Harness::catalog("").await;
     for target in [
         "/s/%2e%2e/rest/api/2/issue/ABC-1",

@@ -1,4 +1,4 @@
-//! Catalog §S (security.md): HTTP framing and smuggling through hyper (front) and the pooled
+//! Catalog §S (docs/catalog.md): HTTP framing and smuggling through hyper (front) and the pooled
 //! client (back). S-07, S-08, S-11 and S-12 are in `hostile.rs`. Oracles: the refusal, and
 //! that the upstream saw exactly the requests authgate judged, each with one framing.
 

@@ -1,6 +1,6 @@
-//! Catalog §H (security.md): identity-header spoofing, hop-by-hop abuse and credential
-//! smuggling. Cases with a valid JWT need the `authn` stage (issue 4): they use HS256 tokens
-//! from the fixture's `hmac_secret` provider and pass once it lands.
+//! Catalog §H (docs/catalog.md): identity-header spoofing, hop-by-hop abuse and credential
+//! smuggling. Cases with a valid JWT use HS256 tokens from the fixture's `hmac_secret`
+//! provider.
 
 use crate::support::harden::{token, Harness, IDENTITY, P, T};
 
@@ -24,10 +24,11 @@ async fn h03_underscore_and_case_variants_are_removed() {
         h.assert_forwarded(&resp, P, None, &format!("H-03 {hdr}"))
             .await;
     }
-    // CONTRACT §4 strips the configured identity header in every spelling; other names
-    // (`Remote-User`, `X-Remote-User`, `REMOTE_USER`) are not read by Jira's header
-    // authenticator, which reads exactly the configured name, so they are not authgate's to
-    // remove. The catalog lists them; the contract wins (not applicable).
+    // docs/http.md#what-reaches-the-product strips the configured identity header in every
+    // spelling; other names (`Remote-User`, `X-Remote-User`, `REMOTE_USER`) are not read by
+    // Jira's header authenticator, which reads exactly the configured name, so they are not
+    // authgate's to remove. The catalog lists them; the documented behaviour wins (not
+    // applicable).
 }
 
 #[tokio::test]
@@ -143,7 +144,7 @@ async fn h08_forwarding_headers_are_replaced() {
     assert_eq!(seen.headers.get_all("x-forwarded-for").iter().count(), 1);
     assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen.headers["x-forwarded-proto"], "http");
-    // CONTRACT §4: X-Forwarded-Host is the client's Host.
+    // docs/http.md#what-reaches-the-product: X-Forwarded-Host is the client's Host.
     assert_eq!(seen.headers["x-forwarded-host"], "jira.test");
     assert!(
         !seen.headers.contains_key("forwarded"),
@@ -153,10 +154,10 @@ async fn h08_forwarding_headers_are_replaced() {
 
 #[tokio::test]
 async fn h12_bypass_keeps_the_callers_own_credentials() {
-    // CONTRACT §3.1 step 4: "bypass match -> forwarded without authentication (the client's
-    // own credentials, if any, go to the product untouched)". The catalog wants them
-    // stripped on public paths; the contract wins: the product's own auth still applies, and
-    // no identity header is ever added, so Jira's identity is the caller's own.
+    // docs/http.md step 4: a bypass match is forwarded without authentication, the client's
+    // own credentials, if any, reach the product untouched. The catalog wants them stripped on
+    // public paths; the documented behaviour wins: the product's own auth still applies, and no
+    // identity header is ever added, so Jira's identity is the caller's own.
     let h = Harness::catalog("").await;
     let resp = h
         .get(
@@ -171,7 +172,7 @@ async fn h12_bypass_keeps_the_callers_own_credentials() {
     assert_eq!(seen.headers["authorization"], "Basic YWxpY2U6YWxpY2UtcHc=");
 }
 
-// --- cases that need JWT validation (authn, issue 4) ---
+// --- cases that need JWT validation (authn) ---
 
 #[tokio::test]
 async fn h02_spoofed_identity_next_to_a_valid_token_is_replaced() {

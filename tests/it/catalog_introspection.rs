@@ -1,12 +1,13 @@
-//! Catalog §I (security.md): RFC 7662 introspection (I-01..I-14).
+//! Catalog §I (docs/catalog.md): RFC 7662 introspection (I-01..I-14).
 //!
-//! Fixture: §0.1 through a real gateway with a manual clock at `NOW`; one introspection
-//! provider on the IdP stand-in (client `gateway`, `client_secret_basic`, timeout 1 s,
-//! `cache_ttl` 60 s, issuer `https://idp.test`, audience `jira-gw`), opaque bearer tokens.
-//! Every case asserts the three oracles of §0.2: status + machine reason in the Jira-shaped
-//! body, the upstream (nothing for a deny, one request with one identity header for an
-//! allow), and the audit row. An IdP that gives no usable answer is 503 `idp_unavailable`
-//! (CONTRACT §3.1 step 6), an answer that refuses the token is 401.
+//! Fixture: the catalog fixture (docs/catalog.md#fixture) through a real gateway with a
+//! manual clock at `NOW`; one introspection provider on the IdP stand-in (client `gateway`,
+//! `client_secret_basic`, timeout 1 s, `cache_ttl` 60 s, issuer `https://idp.test`, audience
+//! `jira-gw`), opaque bearer tokens. Every case asserts the three oracles
+//! (docs/catalog.md#oracles): status + machine reason in the Jira-shaped body, the upstream
+//! (nothing for a deny, one request with one identity header for an allow), and the audit
+//! row. An IdP that gives no usable answer is 503 `idp_unavailable`
+//! (docs/http.md step 6), an answer that refuses the token is 401.
 
 use std::time::Duration;
 
@@ -123,7 +124,7 @@ async fn i05_active_for_the_wrong_token_kind_or_party() {
         )
         .await;
     }
-    // `client_id` names the client the token was issued to; the contract has no allow-list
+    // `client_id` names the client the token was issued to; authgate has no allow-list
     // of clients, so it is not a policy input (iss and aud are). Pinned as accepted.
     let t = tok("client_id");
     idp.set_introspection(&t, active(json!({"client_id": "some-other-client"})));
@@ -332,9 +333,9 @@ async fn i13_a_stampede_makes_one_idp_call_with_one_decision() {
 
 #[tokio::test]
 async fn i14_a_random_token_flood_is_bounded_per_token_by_the_negative_cache() {
-    // What holds: each distinct token costs one IdP call, and repeats within 10 s cost
-    // none. What does not (CONTRACT has no pre-auth limiter; R-05): N distinct tokens still
-    // make N IdP calls — reported, not asserted away.
+    // What holds: each distinct token costs one IdP call, and repeats within 10 s cost none.
+    // What does not (there is no pre-auth limiter, docs/http.md step 8; R-05): N distinct
+    // tokens still make N IdP calls — reported, not asserted away.
     let (h, idp) = intro(&clock()).await;
     let tokens: Vec<String> = (0..20).map(|i| tok(&format!("random-{i}"))).collect();
     for round in 0..2 {

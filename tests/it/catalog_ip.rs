@@ -1,4 +1,4 @@
-//! Catalog §N (security.md): the IP allow-list and client-IP derivation. Peers are picked by
+//! Catalog §N (docs/catalog.md): the IP allow-list and client-IP derivation. Peers are picked by
 //! binding 127.0.0.x as the source address. The upstream must see nothing for a denial.
 
 use std::net::IpAddr;
@@ -66,7 +66,8 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
     )
     .await;
     let seen = h.assert_forwarded(&resp, P, None, "N-04 reversed").await;
-    // The trusted peer's chain is kept and the peer appended (CONTRACT §4).
+    // The trusted peer's chain is kept and the peer appended
+    // (docs/http.md#what-reaches-the-product).
     assert_eq!(
         seen.headers["x-forwarded-for"],
         "127.0.0.9, 127.0.0.1, 127.0.0.3"
@@ -85,7 +86,7 @@ async fn n03_n04_the_rightmost_untrusted_entry_is_the_client() {
 
 #[tokio::test]
 async fn n05_a_trusted_proxy_without_xff_is_judged_by_its_own_address() {
-    // CONTRACT §3.1 step 3: with no entry to walk, the client is the peer. The proxy is not
+    // docs/http.md step 3: with no entry to walk, the client is the peer. The proxy is not
     // in `ip.allow`, so everyone behind it is refused (the catalog's preferred outcome).
     let h = Harness::catalog(ALLOW_1_TP).await;
     let resp = from(&h, "127.0.0.3", P, &[]).await;

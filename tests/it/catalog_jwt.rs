@@ -1,14 +1,15 @@
-//! Catalog §J (security.md), part 1: the JOSE layer — algorithms, signatures, header
+//! Catalog §J (docs/catalog.md), part 1: the JOSE layer — algorithms, signatures, header
 //! parameters, structure, size, encodings (J-01..J-14, J-26, J-27, J-29..J-34). Claims,
 //! times and the Authorization syntax are in `catalog_jwt_claims`.
 //!
-//! Fixture: §0.1 through a real gateway, RS256 only from `test-rsa-a.pub.pem` (ES256 and
-//! X.509 variants where the case says so), manual clock at `NOW`. Every case asserts the
-//! three oracles of §0.2: the status and machine `reason` in the Jira-shaped body (with the
-//! Bearer challenge on 401), nothing at the upstream for a deny (exactly one request with
-//! exactly one `X-Forwarded-User` for an allow), and the request's audit row.
+//! Fixture: the catalog fixture (docs/catalog.md#fixture) through a real gateway, RS256 only
+//! from `test-rsa-a.pub.pem` (ES256 and X.509 variants where the case says so), manual clock at
+//! `NOW`. Every case asserts the three oracles (docs/catalog.md#oracles): the status and
+//! machine `reason` in the Jira-shaped body (with the Bearer challenge on 401), nothing at the
+//! upstream for a deny (exactly one request with exactly one `X-Forwarded-User` for an allow),
+//! and the request's audit row.
 //!
-//! Reasons follow CONTRACT §3.1 step 5: a Bearer value that is not three base64url parts is
+//! Reasons follow docs/http.md step 5: a Bearer value that is not three base64url parts is
 //! not a JWT but an opaque token, and with no introspection provider and
 //! `allow_native_oauth = false` that is 401 `unknown_token` (the catalog only says 401).
 
@@ -166,7 +167,7 @@ async fn j06_structural_damage() {
         ("empty header", format!(".{}.{}", p[1], p[2])),
         ("empty payload", format!("{}..{}", p[0], p[2])),
     ] {
-        // Not three base64url parts: an opaque token (CONTRACT §3.1 step 5).
+        // Not three base64url parts: an opaque token (docs/http.md step 5).
         deny_token(&h, &tok, "unknown_token", &format!("J-06 {what}")).await;
     }
     // The empty string: `Bearer` with nothing after it.

@@ -1,10 +1,10 @@
-//! Catalog §J (security.md), part 2: claims — times, issuer, audience, duplicates, token
+//! Catalog §J (docs/catalog.md), part 2: claims — times, issuer, audience, duplicates, token
 //! confusion, username and groups (J-15..J-25, J-28, J-35..J-39).
 //!
-//! Fixture: §0.1 through a real gateway, RS256 from `test-rsa-a.pub.pem`, leeway 30 s (the
-//! default), `max_token_age = "24h"`, and a manual clock at `NOW` so every boundary is exact.
-//! Every case asserts the three oracles of §0.2 (status + body reason, the upstream, the
-//! audit row).
+//! Fixture: the catalog fixture (docs/catalog.md#fixture) through a real gateway, RS256 from
+//! `test-rsa-a.pub.pem`, leeway 30 s (the default), `max_token_age = "24h"`, and a manual
+//! clock at `NOW` so every boundary is exact. Every case asserts the three oracles
+//! (docs/catalog.md#oracles): status + body reason, the upstream, the audit row.
 
 use authgate::clock::ManualClock;
 use jsonwebtoken::Algorithm::RS256;
@@ -14,7 +14,7 @@ use crate::support::catalog_auth::*;
 use crate::support::harden::{Harness, T};
 use crate::support::tokens::{claims, claims_with, clock, sign_raw, sign_with, signing_key};
 
-/// The fixture's leeway (CONTRACT: `leeway`, default 30 s; the catalog asks for <= 60 s).
+/// The fixture's leeway (`leeway`, default 30 s; the catalog asks for <= 60 s).
 const LEEWAY: i64 = 30;
 
 async fn rsa(clock: &ManualClock) -> Harness {
@@ -174,8 +174,9 @@ async fn j24_audience() {
 
 #[tokio::test]
 async fn j25_no_audience_configured_is_a_warning_not_a_refusal() {
-    // CONTRACT §2 wins over the catalog (which asks start-up to refuse): `audiences = []`
-    // means "not checked", warned at start; a token with any aud is then accepted.
+    // The configuration reference wins over the catalog (which asks start-up to refuse):
+    // `audiences = []` means "not checked", warned at start; a token with any aud is then
+    // accepted.
     let p = format!(
         "[[providers]]\nname = \"idp\"\nkind = \"jwt\"\nissuer = \"https://idp.test\"\nalgorithms = [\"RS256\"]\n{}\nusername_regex = '{USER_REGEX}'\ngroups_claim = \"groups\"\n",
         key_file("test-rsa-a.pub.pem")
@@ -235,7 +236,7 @@ async fn j35_j36_tokens_for_another_audience_issuer_or_environment() {
     deny_token(&h, &t, "unknown_issuer", "J-36 other iss").await;
     let t = rs(claims_with(json!({"aud": "jira-gw-staging"})));
     deny_token(&h, &t, "wrong_audience", "J-36 other aud").await;
-    // `typ` is not a policy input (no RFC 9068 profile in the contract): `JWT` and
+    // `typ` is not a policy input (authgate has no RFC 9068 profile): `JWT` and
     // `at+jwt` are both accepted; the audience is what tells access tokens apart here.
     for typ in ["JWT", "at+jwt"] {
         let c = claims_with(json!({ "sub": typ }));
@@ -272,7 +273,7 @@ async fn j37_username_claim_type_confusion_is_401() {
 
 #[tokio::test]
 async fn j38_username_regex_is_a_full_match() {
-    // CONTRACT §2 (`username_regex`: "no match -> 401") wins over the catalog's 403.
+    // `username_regex`: "no match -> 401" (docs/http.md step 6) wins over the catalog's 403.
     let h = rsa(&clock()).await;
     for v in [
         "alice\n",
@@ -291,7 +292,7 @@ async fn j38_username_regex_is_a_full_match() {
 #[tokio::test]
 async fn j39_groups_claim_type_confusion_never_grants() {
     let h = rsa(&clock()).await;
-    // CONTRACT §3.1 step 7 wins for the single string: one string is one group.
+    // docs/http.md step 7 wins for the single string: one string is one group.
     let t = rs(claims_with(json!({"groups": "jira-users"})));
     allow_token(&h, &t, "alice", "J-39 one string = one group").await;
     for groups in [

@@ -1,10 +1,11 @@
-//! Catalog §J (security.md), part 3: where keys and tokens come from — `kid`, `jku`/`x5u`,
+//! Catalog §J (docs/catalog.md), part 3: where keys and tokens come from — `kid`, `jku`/`x5u`,
 //! the Authorization header and the query, weak HMAC secrets, rotated keys, no fall-through
 //! to introspection (J-11, J-12, J-40..J-45).
 //!
-//! Fixture: §0.1 through a real gateway with a manual clock at `NOW`; keys from
-//! `tests/fixtures/keys` or a JWKS on the IdP stand-in. Every case asserts the three
-//! oracles of §0.2 (status + body reason, the upstream, the audit row).
+//! Fixture: the catalog fixture (docs/catalog.md#fixture) through a real gateway with a
+//! manual clock at `NOW`; keys from `tests/fixtures/keys` or a JWKS on the IdP stand-in.
+//! Every case asserts the three oracles (docs/catalog.md#oracles): status + body reason, the
+//! upstream, the audit row.
 
 use authgate::authn::keys::public_jwk_from_pem;
 use authgate::clock::ManualClock;
@@ -146,7 +147,8 @@ async fn j40_one_credential_per_request() {
         Some("access_token=***"),
         "J-40 audit query"
     );
-    // Header plus the product's session cookie: the cookie is removed (CONTRACT §4).
+    // Header plus the product's session cookie: the cookie is removed
+    // (docs/http.md#what-reaches-the-product).
     let resp = h
         .get(T, &[&bearer(&alice), "Cookie: JSESSIONID=victim; other=1"])
         .await;
@@ -175,8 +177,8 @@ async fn j41_authorization_syntax() {
             "J-41 upper-case scheme",
             format!("Authorization: BEARER {t}"),
         ),
-        // RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, so two spaces are valid
-        // (the catalog expects 401 here; the RFC grammar wins, CONTRACT §3.1 is silent).
+        // RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, so two spaces are valid (the
+        // catalog expects 401 here; the RFC grammar wins, docs/http.md is silent).
         ("J-41 two spaces", format!("Authorization: Bearer  {t}")),
     ] {
         let resp = h.get(T, &[&value]).await;
@@ -190,7 +192,7 @@ async fn j41_authorization_syntax() {
         .await;
     h.assert_denied(&resp, 401, "unknown_token", "J-41 trailing word")
         .await;
-    // CONTRACT §3.1 step 5 wins for Basic: it passes through to the product untouched (no
+    // docs/http.md step 5 wins for Basic: it passes through to the product untouched (no
     // identity header) unless `disable_basic`.
     let basic = "Authorization: Basic YWxpY2U6cGFzc3dvcmQ=";
     let resp = h.get(T, &[basic]).await;

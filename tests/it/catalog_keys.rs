@@ -1,11 +1,12 @@
-//! Catalog §K (security.md): keys, JWKS, certificates (K-01..K-08).
+//! Catalog §K (docs/catalog.md): keys, JWKS, certificates (K-01..K-08).
 //!
-//! Fixture: §0.1 through a real gateway with a manual clock at `NOW`; an RS256 provider
-//! whose keys come from a JWKS on the IdP stand-in (max-age 300 s), or from a PEM file.
-//! Every request case asserts the three oracles of §0.2: status + machine reason in the
-//! Jira-shaped body, the upstream (nothing for a deny, one request with one identity header
-//! for an allow), and the audit row. Start-up cases (K-07, part of K-06) assert the refusal
-//! and its TOML path instead: nothing is served, so there is no request to audit.
+//! Fixture: the catalog fixture (docs/catalog.md#fixture) through a real gateway with a manual
+//! clock at `NOW`; an RS256 provider whose keys come from a JWKS on the IdP stand-in (max-age
+//! 300 s), or from a PEM file. Every request case asserts the three oracles
+//! (docs/catalog.md#oracles): status + machine reason in the Jira-shaped body, the upstream
+//! (nothing for a deny, one request with one identity header for an allow), and the audit row.
+//! Start-up cases (K-07, part of K-06) assert the refusal and its TOML path instead: nothing is
+//! served, so there is no request to audit.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
-//! Catalog §M (security.md): methods and the read-only group. `ro` is in `jira-users` and
-//! `jira-readonly`, `rw` in `jira-users`. These need JWT validation (authn, issue 4) and the
-//! group rules (authz, issue 5): HS256 tokens from the fixture's `hmac_secret` provider.
+//! Catalog §M (docs/catalog.md): methods and the read-only group. `ro` is in `jira-users` and
+//! `jira-readonly`, `rw` in `jira-users`. These need JWT validation (authn) and the
+//! group rules (authz): HS256 tokens from the fixture's `hmac_secret` provider.
 //! The method-only cases (TRACE, CONNECT, anonymous OPTIONS) need neither.
 
 use crate::support::harden::{token, Harness, T};

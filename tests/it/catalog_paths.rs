@@ -1,11 +1,11 @@
-//! Catalog §P (security.md): paths, normalization and the bypass list. Every case is
+//! Catalog §P (docs/catalog.md): paths, normalization and the bypass list. Every case is
 //! unauthenticated against the catalog fixture: `GET P` is bypassed, everything else under
 //! `/rest/**` needs a credential. Oracles: status + reason, and the upstream saw nothing (deny)
 //! or exactly the canonical target with no identity header (forward).
 
 use crate::support::harden::{Harness, P, T};
 
-/// Cases that CONTRACT §3.1 step 1 refuses with 400 `bad_path`.
+/// Cases that docs/http.md step 1 refuses with 400 `bad_path`.
 const BAD_PATHS: &[(&str, &str)] = &[
     ("P-01", "/rest/api/2/serverInfo;/../issue/ABC-1"),
     ("P-02", "/rest/api/2/serverInfo/..;/issue/ABC-1"),
@@ -110,9 +110,9 @@ async fn p13_no_trimming_before_matching() {
     // `%09` is a control byte: refused as a path before any rule.
     let resp = h.get("/rest/api/2/serverInfo%09", &[]).await;
     h.assert_denied(&resp, 400, "bad_path", "P-13 %09").await;
-    // CONTRACT §2 (rules): "a single trailing `/` on the request path is ignored for
-    // matching" (JAX-RS serves both forms), so `P/` is public and forwarded as `P/` — the
-    // catalog prefers exact-only; the contract wins.
+    // docs/http.md#rule-patterns: a single trailing `/` on the request path is ignored for
+    // matching (JAX-RS serves both forms), so `P/` is public and forwarded as `P/` — the
+    // catalog prefers exact-only; the documented behaviour wins.
     let resp = h.get("/rest/api/2/serverInfo/", &[]).await;
     h.assert_forwarded(&resp, "/rest/api/2/serverInfo/", None, "P-13 P/")
         .await;
@@ -126,9 +126,9 @@ async fn p14_case_changes_are_not_the_public_path() {
     h.assert_denied(&resp, 401, "credential_required", "P-14 SERVERINFO")
         .await;
     // `/REST/...` is outside `api_paths = ["/rest/**"]` (matched case-sensitively), so
-    // CONTRACT §3.1 step 4 forwards it untouched as a non-API path; Tomcat's servlet mapping
+    // docs/http.md step 4 forwards it untouched as a non-API path; Tomcat's servlet mapping
     // is case-sensitive too, so Jira answers 404 and no API is reached. The catalog expects
-    // 401; the contract wins. It goes with no identity header.
+    // 401; the documented behaviour wins. It goes with no identity header.
     let resp = h.get("/REST/api/2/issue/ABC-1", &[]).await;
     h.assert_forwarded(&resp, "/REST/api/2/issue/ABC-1", None, "P-14 /REST")
         .await;
@@ -186,7 +186,7 @@ async fn p21_a_70_kb_target_is_refused() {
     let h = Harness::catalog("").await;
     let target = format!("{P}?q={}", "a".repeat(70_000));
     let resp = h.get(&target, &[]).await;
-    // CONTRACT: a target over 8 KiB -> 414. A target that does not even fit
+    // docs/http.md step 1: a target over 8 KiB -> 414. A target that does not even fit
     // `server.max_header_bytes` (16 KiB) is refused by hyper while reading the head: 431
     // (documented in src/server.rs). Either way nothing is forwarded.
     assert!(matches!(resp.status, 414 | 431), "P-21: {}", resp.status);

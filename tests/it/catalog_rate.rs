@@ -1,12 +1,12 @@
-//! Catalog §R (research/security.md): rate limiting (governor), R-01..R-08.
+//! Catalog §R (docs/catalog.md): rate limiting (governor), R-01..R-08.
 //!
-//! Oracles (§0.2): a 429 is a deny — status 429 with `Retry-After`, reason `rate_limited` in
-//! the Jira-shaped body, nothing upstream, one audit row `deny`/`rate_limited`; an allow is
-//! exactly one upstream request with exactly one identity header, and its audit row.
-//! Deterministic: the gateway cases use a quota a short burst exceeds (5 per hour, never
-//! refilled during a test; the catalog's "5 req/s" would depend on speed), and everything
-//! about time (recovery, pruning) runs the gateway's `RateLimiter` on governor's
-//! `FakeRelativeClock`.
+//! Oracles (docs/catalog.md#oracles): a 429 is a deny — status 429 with `Retry-After`, reason
+//! `rate_limited` in the Jira-shaped body, nothing upstream, one audit row
+//! `deny`/`rate_limited`; an allow is exactly one upstream request with exactly one identity
+//! header, and its audit row. Deterministic: the gateway cases use a quota a short burst
+//! exceeds (5 per hour, never refilled during a test; the catalog's "5 req/s" would depend on
+//! speed), and everything about time (recovery, pruning) runs the gateway's `RateLimiter` on
+//! governor's `FakeRelativeClock`.
 
 use std::time::Duration;
 
@@ -256,7 +256,7 @@ fn r04_churned_keys_are_pruned_once_their_bucket_is_full_again() {
 
 #[tokio::test]
 async fn r05_unauthenticated_floods_meet_no_pre_auth_limiter_but_idp_calls_are_cached() {
-    // CONTRACT §3.1: the rate limit is stage 8, after authentication, keyed by token / user /
+    // docs/http.md step 8: the rate limit comes after authentication, keyed by token / user /
     // IP; there is no pre-auth limiter (the catalog's first option). What bounds the work:
     // keys are never made for junk, and introspection refusals are cached (10 s), so
     // one token polled again and again costs one IdP call.
@@ -308,7 +308,7 @@ async fn r06_a_public_path_is_limited_per_ip_and_non_api_paths_are_not_ours() {
     }
     let resp = h.get(P, &[]).await;
     assert_limited(&h, &resp, 720, "R-06 bypass flood").await;
-    // CONTRACT §3.1 step 4: a path outside `api_paths` (`/status`) is forwarded untouched
+    // docs/http.md step 4: a path outside `api_paths` (`/status`) is forwarded untouched
     // and not audited; the product's own limiter governs it (catalog: per-IP limit).
     for i in 0..8 {
         let resp = h.get("/status", &[]).await;
@@ -319,7 +319,7 @@ async fn r06_a_public_path_is_limited_per_ip_and_non_api_paths_are_not_ours() {
 
 #[tokio::test]
 async fn r07_one_bucket_per_token_not_per_user() {
-    // CONTRACT §3.1 step 8: "One bucket per token" — 20 tokens of one user are 20 buckets.
+    // docs/http.md step 8: one bucket per token — 20 tokens of one user are 20 buckets.
     let h = Harness::catalog(ONE).await;
     let tokens: Vec<String> = (0..20)
         .map(|i| {

@@ -1,7 +1,7 @@
-//! Hostile clients against a real gateway (catalog §S): slowloris, idle-connection floods,
-//! unread uploads to denied paths, oversized heads, HTTP/2 rapid reset and CONTINUATION
-//! floods. Every loop is bounded in count and time; what is asserted is the outcome (closed,
-//! refused, still serving), never a speed.
+//! Hostile clients against a real gateway (catalog §S, docs/catalog.md): slowloris,
+//! idle-connection floods, unread uploads to denied paths, oversized heads, HTTP/2 rapid reset
+//! and CONTINUATION floods. Every loop is bounded in count and time; what is asserted is the
+//! outcome (closed, refused, still serving), never a speed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -76,8 +76,8 @@ async fn a_connection_that_sends_nothing_is_closed() {
 async fn idle_connections_do_not_stop_service() {
     // 64 slots, 1 000 silent connections (bounded), then one normal client. The idle ones are
     // cut by the 1 s header timeout, 64 at a time, so the normal client is served once the
-    // backlog ahead of it drains (CONTRACT: accepted connections beyond the cap wait in the
-    // kernel backlog).
+    // backlog ahead of it drains (`server.max_connections`: accepted connections beyond the cap
+    // wait in the kernel backlog).
     let h = Harness::start(SERVER, DENY).await;
     let mut idle = Vec::with_capacity(1000);
     for _ in 0..1000 {

@@ -1,4 +1,4 @@
-//! Issue 3, the request pipeline against the Jira stand-in: every global switch on and off,
+//! The request pipeline against the Jira stand-in: every global switch on and off,
 //! every rule kind, the reserved paths and `auth.enabled = false`. The IP cases are in
 //! `pipeline/ip.rs`, the identity hand-off in `pipeline/handoff.rs`.
 

@@ -1,4 +1,4 @@
-//! Issue 2, the proxy: what reaches the Jira stand-in, what never does, and how upstream
+//! The proxy: what reaches the Jira stand-in, what never does, and how upstream
 //! faults and limits are answered.
 
 use std::time::Duration;
@@ -70,7 +70,7 @@ async fn an_upload_is_streamed_the_first_bytes_arrive_before_the_client_sent_the
     assert_eq!(seen[0].body.len(), 16 * 64 * 1024);
 }
 
-/// Every path rejection of CONTRACT §3.1 step 1, as raw request targets.
+/// Every path rejection of docs/http.md step 1, as raw request targets.
 const BAD_TARGETS: &[(&str, &str)] = &[
     ("GET", "/rest/api/2/issue;jsessionid=x"),
     ("GET", "/rest/api/2/issue%3Bx"),

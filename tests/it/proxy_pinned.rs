@@ -1,4 +1,4 @@
-//! Issue 7, upstream connections pinned to client connections (`src/proxy/pinned.rs`): a
+//! Upstream connections pinned to client connections (`src/proxy/pinned.rs`): a
 //! keep-alive client costs one upstream connection, a connection the product closes is
 //! replaced without a failed request, a client that leaves hands its connection on, and a
 //! reload to another upstream is followed at once.

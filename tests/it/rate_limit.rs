@@ -1,4 +1,4 @@
-//! Rate limiting end to end (CONTRACT §3.1 step 8): Jira's headers on every API response,
+//! Rate limiting end to end (docs/http.md step 8): Jira's headers on every API response,
 //! 429 after exactly `burst`, one bucket per token / user / IP, per-group overrides, reloads,
 //! and no limiter keys for junk credentials.
 

@@ -12,7 +12,7 @@ import socket
 import sys
 import urllib.parse
 
-# Catalog section P (security.md), P = public, T = protected.
+# Catalog section P (docs/catalog.md), P = public, T = protected.
 P = "/rest/api/2/serverInfo"
 T = "/rest/api/2/issue/ABC-1"
 CATALOG = [

@@ -127,7 +127,7 @@ pub(super) fn check_providers(
             }
         };
         // Tokens (introspection) or keys (JWKS, discovery) in clear text over the network:
-        // allowed (an IdP behind a mesh sidecar), but said loudly (catalog C-08).
+        // allowed (an IdP behind a mesh sidecar), but said loudly (C-08 in docs/catalog.md).
         let fetched = match &kind {
             Some(ProviderKind::Jwt {
                 key: KeySource::JwksUrl(u),

@@ -1,6 +1,7 @@
-//! The identity hand-off (CONTRACT §4): a caller authgate authenticated reaches the product
-//! with exactly one identity header and none of its own credentials; pass-through callers
-//! keep theirs and get no identity header. The JWT callers use the HS256 test provider.
+//! The identity hand-off (docs/http.md#what-reaches-the-product): a caller authgate
+//! authenticated reaches the product with exactly one identity header and none of its own
+//! credentials; pass-through callers keep theirs and get no identity header. The JWT callers
+//! use the HS256 test provider.
 
 use authgate::standin::jira::RecordedRequest;
 

@@ -1,4 +1,4 @@
-//! Fixtures for the catalog's token suites (security.md §J, §K, §I): the catalog fixture of
+//! Fixtures for the catalog's token suites (docs/catalog.md §J, §K, §I): the catalog fixture of
 //! `harden.rs` with any provider — a key from `tests/fixtures/keys`, a JWKS or introspection
 //! endpoint on the IdP stand-in — and a manual clock at [`NOW`], so expiry, caches and
 //! re-fetch windows move only when a test moves them; a counting loopback listener for the
@@ -18,11 +18,11 @@ use super::tokens::key_path;
 
 pub use super::tokens::NOW;
 
-/// The username regex of the catalog fixture (§0.1), as a capture group.
+/// The username regex of the catalog fixture (docs/catalog.md#fixture), as a capture group.
 pub const USER_REGEX: &str = "^([a-z][a-z0-9._-]{0,63})$";
 
-/// The catalog fixture (§0.1) around `provider`: `auth_extra` goes into `[auth]`, `extra`
-/// after the other tables.
+/// The catalog fixture (docs/catalog.md#fixture) around `provider`: `auth_extra` goes into
+/// `[auth]`, `extra` after the other tables.
 pub fn fixture_with(auth_extra: &str, provider: &str, extra: &str) -> String {
     format!(
         r#"

@@ -367,7 +367,7 @@ pub fn get_text(target: &str, headers: &[&str]) -> String {
     req
 }
 
-// === the catalog fixture (security.md §0.1, adapted to CONTRACT.md) ===
+// === the catalog fixture (docs/catalog.md#fixture, adapted to authgate's configuration) ===
 
 /// HMAC secret of the fixture provider (HS256 stands in for RS256: same validation path).
 pub const SECRET: &str = "catalog-fixture-secret-0123456789abcdef";
@@ -441,8 +441,9 @@ impl Harness {
         Harness::start_on(listener, "", &fixture(extra)).await
     }
 
-    /// Asserts a deny (the catalog's three oracles, §0.2): `status` and the machine `reason`
-    /// in the body, nothing upstream, and one audit row `deny`/`reason` for the request id.
+    /// Asserts a deny (the catalog's three oracles, docs/catalog.md#oracles): `status` and the
+    /// machine `reason` in the body, nothing upstream, and one audit row `deny`/`reason` for
+    /// the request id.
     pub async fn assert_denied(&self, resp: &RawResponse, status: u16, reason: &str, case: &str) {
         assert_eq!(
             resp.status, status,
@@ -467,7 +468,7 @@ impl Harness {
     /// `target`, and exactly one identity header equal to `user` (none when `user` is None);
     /// and the audit row: `allow`/`authenticated` for `user`, `allow`/`bypass` for an
     /// anonymous API call (the fixture's only anonymous forwards are bypass rules), no row for
-    /// a path outside `/rest/` (CONTRACT §7: non-API requests that pass are not audited).
+    /// a path outside `/rest/` (docs/audit.md: non-API requests that pass are not audited).
     /// Clears the recorder for the next case.
     pub async fn assert_forwarded(
         &self,

@@ -1,4 +1,4 @@
-//! Gateway-issued tokens (CONTRACT §5): self-service, admin API, CLI, use in the pipeline.
+//! Gateway-issued tokens (docs/tokens.md): self-service, admin API, CLI, use in the pipeline.
 //!
 //! Every test runs a real gateway (`Gateway::start` from TOML) in front of the Jira stand-in,
 //! on a fresh database of the shared test Postgres, with a manual clock.
