@@ -5,9 +5,13 @@
 //!
 //! - `config`       — the TOML schema (`raw`), the pure check (`check`), runtime values.
 //! - `server`       — listeners, connection cap, HTTP/1 + HTTP/2, graceful shutdown.
-//! - `gateway`      — one client request: pipeline, then forward or reject, then log + audit.
+//! - `handler`      — one client request: pipeline, then forward or reject, then log + audit
+//!   (the whole process is `app::Gateway`).
 //! - `pipeline`     — the ordered stages: `path`, reserved, `ip_filter`, `scope`,
-//!   `credential`, authn, `authz`, `rate_limit`, and the per-request `ctx`.
+//!   `credential`, authn, `authz`, `rate_limit`.
+//! - `request`      — the request types every layer shares (`RequestCtx`, `Credential`…),
+//!   at the bottom of the module graph.
+//! - `carriers`     — what carries a product credential (cookies, parameters), per product.
 //! - `authn`        — JWT providers and RFC 7662 introspection (stage 6).
 //! - `tokens`       — gateway-issued API tokens (`/_authgate/tokens`, stage 6 for `gw_`).
 //! - `groups`       — group membership by `groups.source`.
@@ -35,8 +39,8 @@ pub mod cmd;
 pub mod config;
 pub mod db;
 pub mod fuzzing;
-pub mod gateway;
 pub mod groups;
+pub mod handler;
 pub mod headers;
 pub mod logging;
 pub mod metrics;

@@ -136,6 +136,9 @@ pub struct RequestCtx {
     pub stage: Stage,
     /// The request is being (or was) handed to the product: from here it may act on it.
     pub forwarded: bool,
+    /// What one of authgate's own endpoints did (`token_create`, `token_revoke`): the allow
+    /// reason of its audit row.
+    pub action: Option<&'static str>,
     /// The rule that matched (`bypass: GET /status`), for the log and audit.
     pub rule: Option<String>,
     /// Rate-limit state, put on the response.
@@ -167,6 +170,7 @@ impl RequestCtx {
             credential_hash: None,
             stage: Stage::Path,
             forwarded: false,
+            action: None,
             rule: None,
             rate: None,
             detail: None,

@@ -220,7 +220,7 @@ pub async fn serve(
     serve_with(listener, &settings, cap, tls, true, handler, shutdown).await;
 }
 
-/// `gateway::handle` boxed (the request future is about 7 KB, every stage's state, and hyper
+/// `handler::handle` boxed (the request future is about 7 KB, every stage's state, and hyper
 /// moves an unboxed service future around by value).
 fn gateway_handler(
     state: Arc<AppState>,
@@ -229,7 +229,7 @@ fn gateway_handler(
     proto: &'static str,
     pinned: Option<Arc<Pinned>>,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
-    Box::pin(crate::gateway::handle(state, req, peer, proto, pinned))
+    Box::pin(crate::handler::handle(state, req, peer, proto, pinned))
 }
 
 /// The accept loop both listeners share, with every bound of the table above: at most `cap`

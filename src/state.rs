@@ -12,7 +12,7 @@ use crate::audit::AuditSink;
 use crate::authn::Authenticators;
 use crate::clock::SharedClock;
 use crate::config::Config;
-use crate::groups::Groups;
+use crate::groups::{Groups, ProductClient};
 use crate::passthrough::Passthrough;
 use crate::pipeline::authz::Authz;
 use crate::pipeline::rate_limit::RateLimiter;
@@ -38,6 +38,8 @@ pub struct Runtime {
     pub limiter: Arc<RateLimiter>,
     /// The upstream client.
     pub upstream: Upstream,
+    /// The product's "who am I" and group endpoints (for `/_authgate` Basic callers).
+    pub product: ProductClient,
 }
 
 /// Why a runtime could not be built.
@@ -136,6 +138,7 @@ impl Runtime {
             authz: Authz::new(&config.access),
             limiter,
             upstream,
+            product: ProductClient::new(&config.upstream, &shared.http),
             config,
         })
     }

@@ -11,6 +11,7 @@ pub mod credential;
 pub mod ip_filter;
 pub mod path;
 pub mod rate_limit;
+pub mod reserved;
 pub mod scope;
 
 use http::request::Parts;
@@ -18,6 +19,7 @@ use http::request::Parts;
 pub use crate::request as ctx;
 pub use crate::request::{RequestCtx, Stage};
 pub use authz::Permitted;
+pub use reserved::{LocalCall, LocalRoute};
 
 use self::credential::{Credential, CredentialDecision};
 use crate::body::{Form, RequestBody};
@@ -51,20 +53,13 @@ pub enum Handoff {
     Authenticated(Permitted),
 }
 
-/// authgate's own endpoints under `/_authgate`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocalRoute {
-    /// `/_authgate/tokens[/{id}]` (docs/tokens.md).
-    Tokens,
-}
-
 /// The end of the pipeline.
 #[derive(Debug)]
 pub enum Outcome {
     /// Forward to the product.
     Forward(Handoff),
-    /// Answer from authgate itself.
-    Local(LocalRoute),
+    /// Answer from authgate itself, for the caller the pipeline identified.
+    Local(LocalCall),
     /// Refuse.
     Reject(Rejection),
 }
@@ -91,17 +86,23 @@ pub async fn run(
 /// What stages 1–5 (everything before a credential is validated) decided.
 #[derive(Debug)]
 pub enum Prevalidated {
-    /// Settled without validating a credential (local route, untouched forward).
+    /// Settled without validating a credential (untouched or bypassed forward).
     Done(Outcome),
+    /// One of authgate's own endpoints; its caller is identified next.
+    Local(LocalRoute),
     /// An API call that goes on to stages 6–9 with this classified credential.
-    Checked {
-        /// The canonical path (what is forwarded, and what rules matched on).
-        canonical: path::CanonicalPath,
-        /// What the global switches made of the credential.
-        decided: CredentialDecision,
-        /// The credential parameters of the query and form body.
-        params: Params,
-    },
+    Checked(Checked),
+}
+
+/// An API call past stage 5.
+#[derive(Debug)]
+pub struct Checked {
+    /// The canonical path (what is forwarded, and what rules matched on).
+    pub canonical: path::CanonicalPath,
+    /// What the global switches made of the credential.
+    pub decided: CredentialDecision,
+    /// The credential parameters of the query and form body.
+    pub params: Params,
 }
 
 /// Stages 1–5: canonical path, reserved paths, IP filter, scope and credential class. Pure
@@ -116,16 +117,24 @@ pub fn prevalidate(
 ) -> Result<Prevalidated, Rejection> {
     match scope_stages(cfg, parts, ctx)? {
         Scoped::Done(outcome) => Ok(Prevalidated::Done(outcome)),
-        Scoped::Api(canonical) => {
-            credential_stage(cfg, has_introspection, parts, canonical, form, ctx)
-        }
+        Scoped::Local(route) => Ok(Prevalidated::Local(route)),
+        Scoped::Api(canonical) => Ok(Prevalidated::Checked(credential_stage(
+            cfg,
+            has_introspection,
+            parts,
+            canonical,
+            form,
+            ctx,
+        )?)),
     }
 }
 
 /// What stages 1–4 decided.
 enum Scoped {
-    /// Settled (local route, untouched or bypassed forward).
+    /// Settled (untouched or bypassed forward).
     Done(Outcome),
+    /// One of authgate's own endpoints, past the IP filter.
+    Local(LocalRoute),
     /// An API call that goes on to the credential stage.
     Api(path::CanonicalPath),
 }
@@ -149,10 +158,9 @@ fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Sco
     //    root and under the context path alike (a path outside the context path would
     //    otherwise be forwarded untouched).
     ctx.stage = Stage::Reserved;
-    let reserved = |p: &str| p == "/_authgate" || p.starts_with("/_authgate/");
-    if reserved(&canonical.full) || relative.is_some_and(reserved) {
-        return Ok(Scoped::Done(Outcome::Local(LocalRoute::Tokens)));
-    }
+    let local = relative
+        .filter(|r| reserved::is_reserved(r))
+        .or_else(|| Some(canonical.full.as_str()).filter(|f| reserved::is_reserved(f)));
 
     // 3. ip_filter: before any credential work, so a denied address costs nothing and
     //    learns nothing about tokens.
@@ -166,7 +174,8 @@ fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Sco
         return Err(Rejection::new(Reason::BadPath)
             .detail(format!("`/s/…/_/` alias of the API path {target}")));
     }
-    let guarded = ctx.is_api || cfg.ip.scope() == ip_filter::IpScope::All;
+    // authgate's own endpoints mint API credentials: the allow-list always applies there.
+    let guarded = ctx.is_api || local.is_some() || cfg.ip.scope() == ip_filter::IpScope::All;
     let ip_decision = if guarded {
         cfg.ip.check(&client)
     } else {
@@ -175,6 +184,13 @@ fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Sco
     ctx.client_ip = Some(client);
     if let Decision::Reject(r) = ip_decision {
         return Err(r);
+    }
+    if let Some(own) = local {
+        return Ok(Scoped::Local(reserved::route(
+            own,
+            &parts.method,
+            &parts.headers,
+        )?));
     }
 
     // 4. scope: what is not an API call, or is bypassed or denied, is settled before any
@@ -197,7 +213,7 @@ fn credential_stage(
     canonical: path::CanonicalPath,
     form: &Form,
     ctx: &mut RequestCtx,
-) -> Result<Prevalidated, Rejection> {
+) -> Result<Checked, Rejection> {
     let relative = canonical.relative().expect("scope forwards non-API paths");
     ctx.stage = Stage::Credential;
     let params = credential_params(parts.uri.query(), form)?;
@@ -217,7 +233,7 @@ fn credential_stage(
         has_introspection,
         &params,
     )?;
-    Ok(Prevalidated::Checked {
+    Ok(Checked {
         canonical,
         decided,
         params,
@@ -259,6 +275,17 @@ async fn run_stages(
             return Ok(Outcome::Forward(h));
         }
         Scoped::Done(outcome) => return Ok(outcome),
+        // authgate's own endpoints: the caller is identified by the same authn and groups
+        // stages; what it may do there is the endpoint's rule (`tokens::api`).
+        Scoped::Local(route) => {
+            ctx.stage = Stage::Authn;
+            let caller = reserved::caller(rt, &parts.headers, ctx).await?;
+            ctx.credential = caller.credential();
+            ctx.provider = caller.provider().map(str::to_string);
+            ctx.username = Some(caller.username().to_string());
+            ctx.stage = Stage::Authz;
+            return Ok(Outcome::Local(LocalCall { route, caller }));
+        }
         Scoped::Api(canonical) => canonical,
     };
     // 5. credential. The product reads credentials from a form body too (`getParameter`),
@@ -267,21 +294,18 @@ async fn run_stages(
     if carriers::is_form(&parts.headers) {
         body.read_form().await?;
     }
-    let (canonical, decided, params) = match credential_stage(
+    let Checked {
+        canonical,
+        decided,
+        params,
+    } = credential_stage(
         &rt.config,
         rt.authn.has_introspection(),
         parts,
         canonical,
         body.form(),
         ctx,
-    )? {
-        Prevalidated::Checked {
-            canonical,
-            decided,
-            params,
-        } => (canonical, decided, params),
-        Prevalidated::Done(outcome) => return Ok(outcome),
-    };
+    )?;
     let relative = canonical.relative().expect("scope forwards non-API paths");
 
     // 6. authn: only credentials authgate itself checks; pass-through callers are identified

@@ -161,7 +161,7 @@ async fn route(
             ))
         }
         (Method::POST, None) => {
-            let body = Limited::new(req.into_body(), super::api::MAX_BODY_BYTES)
+            let body = Limited::new(req.into_body(), crate::pipeline::reserved::MAX_BODY_BYTES)
                 .collect()
                 .await
                 .map_err(|_| Rejection::new(Reason::BodyTooLarge))?

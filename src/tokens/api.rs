@@ -4,25 +4,21 @@
 //! `GET /_authgate/tokens` -> the caller's tokens (admins: `?user=NAME` or `?all=true`);
 //! `DELETE /_authgate/tokens/{id}` -> 204 (owner or admin; anyone else's token is 404).
 //!
-//! Owns: routing under `/_authgate`, the IP allow-list there (always applied: these endpoints
-//! mint API credentials), the 16 KiB body limit, the group rules (`allow_user_creation`,
-//! `token_creation_groups`, `admin_groups`), and the audit rows of successful creates and
-//! revokes (refusals come back as a `Rejection`, which the gateway audits like any other).
+//! Owns: what a caller may do there: the group rules (`allow_user_creation`,
+//! `token_creation_groups`, `admin_groups`, read-only callers), and the answers. The route,
+//! the IP filter, the body limit and who the caller is were decided by the pipeline
+//! (`pipeline::reserved`); refusals come back as a `Rejection`, and a successful create or
+//! revoke names itself in `ctx.action`, so the terminal step (`handler`) writes every row.
 
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 
 use super::manage::{self, CreateRequest};
-use crate::audit::{AuditEvent, Verdict};
 use crate::body::{empty, json_response, Body};
-use crate::carriers::Params;
-use crate::pipeline::{Decision, LocalRoute, RequestCtx, Stage};
+use crate::pipeline::{LocalCall, LocalRoute, RequestCtx};
 use crate::principal::Principal;
 use crate::reject::{Reason, Rejection};
-use crate::state::{AppState, Runtime};
-
-/// Largest request body accepted under `/_authgate` (larger -> 413 `body_too_large`).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+use crate::state::Runtime;
 
 /// The body of `POST /_authgate/tokens`.
 #[derive(Debug, Default, Deserialize)]
@@ -33,90 +29,32 @@ struct CreateBody {
     read_only: Option<bool>,
 }
 
-enum Route {
-    Tokens,
-    Token(String),
-}
-
-/// Answers a request under `/_authgate`. Refusals are returned, not answered, so the gateway
-/// logs, counts and audits them with their reason.
+/// Answers a request under `/_authgate` for the caller the pipeline identified. Refusals are
+/// returned, not answered, so the terminal step logs, counts and audits them with their reason.
 pub async fn serve(
-    state: &AppState,
     rt: &Runtime,
-    _route: LocalRoute,
+    call: LocalCall,
     parts: http::request::Parts,
     body: Body,
     ctx: &mut RequestCtx,
 ) -> Result<Response<Body>, Rejection> {
-    let cfg = &rt.config;
-    ctx.stage = Stage::IpFilter;
-    let client = cfg.ip.client_ip(ctx.peer.ip(), &parts.headers);
-    let ip_decision = cfg.ip.check(&client);
-    let client_ip = client.to_string();
-    ctx.client_ip = Some(client);
-    if let Decision::Reject(r) = ip_decision {
-        return Err(r);
-    }
-
-    ctx.stage = Stage::Reserved;
-    let relative = ctx
-        .path
-        .strip_prefix(cfg.upstream.context_path.as_str())
-        .unwrap_or(&ctx.path)
-        .to_string();
-    let route = match relative.strip_prefix("/_authgate/tokens") {
-        Some("") => Route::Tokens,
-        Some(rest) => match rest.strip_prefix('/') {
-            Some(id) if !id.is_empty() && !id.contains('/') => Route::Token(id.to_string()),
-            _ => return Err(Rejection::new(Reason::NotFound)),
-        },
-        None => return Err(Rejection::new(Reason::NotFound)),
-    };
-    let method = parts.method.clone();
-    match (&route, &method) {
-        (Route::Tokens, &Method::GET | &Method::POST) | (Route::Token(_), &Method::DELETE) => {}
-        _ => return Err(Rejection::new(Reason::MethodNotAllowed)),
-    }
-    // A declared oversize body is refused before anyone is asked who the caller is.
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(Rejection::new(Reason::BodyTooLarge));
-    }
-
-    ctx.stage = Stage::Authn;
-    if let Ok(c) = crate::pipeline::credential::classify(
-        &parts.headers,
-        &cfg.upstream.carriers,
-        &Params::default(),
-    ) {
-        ctx.credential = c.kind();
-    }
-    let caller = super::caller::identify(state, rt, &parts.headers, &client_ip).await?;
-    ctx.credential = caller.credential();
-    ctx.provider = caller.provider().map(str::to_string);
-    ctx.username = Some(caller.username().to_string());
-    let is_admin = caller.in_any(&cfg.access.admin_groups);
-
-    ctx.stage = Stage::Authz;
-    match (route, method) {
-        (Route::Tokens, Method::POST) => {
+    let LocalCall { route, caller } = call;
+    let is_admin = caller.in_any(&rt.config.access.admin_groups);
+    match route {
+        LocalRoute::Tokens if parts.method == Method::POST => {
             let body = read_body(body).await?;
-            create(state, rt, ctx, &caller, is_admin, &body).await
+            create(rt, ctx, &caller, is_admin, &body).await
         }
-        (Route::Tokens, _) => list(rt, &caller, is_admin, parts.uri.query()).await,
-        (Route::Token(id), _) => {
+        LocalRoute::Tokens => list(rt, &caller, is_admin, parts.uri.query()).await,
+        LocalRoute::Token(id) => {
             ctx.token_id = Some(id.clone());
-            revoke(state, rt, ctx, &caller, is_admin, &id).await
+            revoke(rt, ctx, &caller, is_admin, &id).await
         }
     }
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
-    match crate::body::read_form(body, MAX_BODY_BYTES).await {
+    match crate::body::read_form(body, crate::pipeline::reserved::MAX_BODY_BYTES).await {
         Ok((crate::body::Form::Read(bytes), _)) => Ok(bytes),
         Ok(_) => Err(Rejection::new(Reason::BodyTooLarge)),
         Err(e) if crate::proxy::body_too_large(&*e) => Err(Rejection::new(Reason::BodyTooLarge)),
@@ -127,7 +65,6 @@ async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
 }
 
 async fn create(
-    state: &AppState,
     rt: &Runtime,
     ctx: &mut RequestCtx,
     caller: &Principal,
@@ -195,10 +132,9 @@ async fn create(
         "gateway token created"
     );
     let body = manage::created_json(&created).to_string();
-    let sent = body.len() as u64;
     let mut resp = json_response(StatusCode::CREATED, &serde_json::Value::Null);
     *resp.body_mut() = crate::body::full(body);
-    audit_action(state, ctx, 201, "token_create", sent);
+    ctx.action = Some("token_create");
     Ok(resp)
 }
 
@@ -230,7 +166,6 @@ async fn list(
 }
 
 async fn revoke(
-    state: &AppState,
     rt: &Runtime,
     ctx: &mut RequestCtx,
     caller: &Principal,
@@ -247,7 +182,7 @@ async fn revoke(
     tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
-    audit_action(state, ctx, 204, "token_revoke", 0);
+    ctx.action = Some("token_revoke");
     Ok(resp)
 }
 
@@ -267,19 +202,4 @@ fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
             (decode(k), decode(v))
         })
         .collect()
-}
-
-/// The audit row of a successful create or revoke (`decision` allow, `reason` the action).
-fn audit_action(state: &AppState, ctx: &RequestCtx, status: u16, action: &str, bytes_sent: u64) {
-    let shared = &state.shared;
-    shared.audit.record(AuditEvent::of_request(
-        shared.clock.now(),
-        ctx,
-        Verdict {
-            decision: "allow",
-            reason: action,
-            status,
-            bytes_sent,
-        },
-    ));
 }

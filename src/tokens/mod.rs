@@ -8,7 +8,6 @@
 //! - `store`  — the `gateway_tokens` table on Postgres or SQLite.
 //! - `cache`  — lookups by hash, cached at most 5 s.
 //! - `manage` — create / list / revoke rules shared by the API, the admin API and the CLI.
-//! - `caller` — who is calling `/_authgate` (provider JWT or Basic the product accepts).
 //! - `api`    — `/_authgate/tokens` on `listen`; `admin` — `/admin/tokens` on `admin_listen`.
 //!
 //! Rejections (documented choices): a `gw_` token whose shape or checksum is wrong is
@@ -20,7 +19,6 @@ pub mod admin;
 pub mod api;
 pub mod attempts;
 pub mod cache;
-pub mod caller;
 pub mod format;
 pub mod manage;
 pub mod store;

@@ -52,7 +52,6 @@ pub async fn handle(
     };
     let (parts, incoming) = req.into_parts();
     let body = request_body(incoming, cfg.server.max_body_bytes);
-    let state = Arc::clone(&finish.state);
     let ctx = &mut finish.ctx;
 
     let work = async {
@@ -70,9 +69,9 @@ pub async fn handle(
         let mut body = RequestBody::new(body);
         match pipeline::run(&rt, &parts, &mut body, ctx).await {
             Outcome::Reject(r) => Err(r),
-            Outcome::Local(route) => {
+            Outcome::Local(call) => {
                 let (body, _) = body.into_parts();
-                crate::tokens::api::serve(&state, &rt, route, parts, body, ctx).await
+                crate::tokens::api::serve(&rt, call, parts, body, ctx).await
             }
             Outcome::Forward(handoff) => {
                 // From here the product may act on the request (also for bypass and
@@ -109,25 +108,26 @@ pub async fn handle(
             Err(Rejection::new(Reason::UpstreamTimeout).detail("server.request_timeout elapsed"))
         }
     };
-    let (mut response, rejection) = match result {
-        Ok(resp) => (resp, None),
-        Err(r) => {
+    // A rejection's answer carries the rate-limit headers and the request id already
+    // (`Rejection::into_response`); a forwarded or local answer gets them here.
+    let (response, rejection) = match result {
+        Ok(mut resp) => {
+            if let Some(rate) = &finish.ctx.rate {
+                rate.apply(resp.headers_mut());
+            }
+            if let Ok(v) = HeaderValue::from_str(&finish.ctx.request_id) {
+                resp.headers_mut().insert(crate::headers::X_REQUEST_ID, v);
+            }
+            (resp, None)
+        }
+        Err(mut r) => {
             finish.ctx.detail.clone_from(&r.detail);
-            let mut r = r;
             if r.rate.is_none() {
                 r.rate = finish.ctx.rate;
             }
             (r.into_response(&finish.ctx.request_id), Some(r))
         }
     };
-    if let Some(rate) = &finish.ctx.rate {
-        rate.apply(response.headers_mut());
-    }
-    if let Ok(v) = HeaderValue::from_str(&finish.ctx.request_id) {
-        response
-            .headers_mut()
-            .insert(crate::headers::X_REQUEST_ID, v);
-    }
     finish.ending = Ending::Answered {
         reason: rejection.as_ref().map(|r| r.reason),
         status: response.status().as_u16(),
@@ -211,7 +211,11 @@ impl Finish {
             Ending::Answered {
                 reason: None,
                 status,
-            } => ("allow", allow_reason(ctx), status),
+            } => (
+                "allow",
+                ctx.action.unwrap_or_else(|| allow_reason(ctx)),
+                status,
+            ),
             // Forwarded (or being forwarded) counts as allowed: the product may have acted.
             Ending::ClientClosed => (
                 if ctx.forwarded { "allow" } else { "deny" },
@@ -248,7 +252,8 @@ impl Finish {
                 ..
             }
         );
-        let audited = (ctx.is_api || early || refused) && shared.audit.is_enabled();
+        let audited =
+            (ctx.is_api || early || refused || ctx.action.is_some()) && shared.audit.is_enabled();
         let logged = tracing::enabled!(target: "access", tracing::Level::INFO);
         if !audited && !logged {
             return;
