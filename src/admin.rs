@@ -192,7 +192,7 @@ async fn test_token(state: &AppState, req: Request<Incoming>, rid: &str) -> Resp
 /// `GET /admin/audit?since=&until=&user=&status=&decision=&limit=&cursor=`: one page, newest
 /// first, as `{"events":[…],"next":"<cursor or null>"}`.
 async fn admin_audit(state: &AppState, query: &str) -> Response<Body> {
-    let pairs: Vec<(String, String)> = url_pairs(query);
+    let pairs: Vec<(String, String)> = crate::carriers::decoded_pairs(query);
     let now = chrono::DateTime::<chrono::Utc>::from(state.shared.clock.now());
     let filter = match crate::audit::Filter::from_pairs(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
@@ -222,21 +222,4 @@ async fn admin_audit(state: &AppState, query: &str) -> Response<Body> {
             )
         }
     }
-}
-
-/// Decodes `a=1&b=x%20y` (`+` is a space, as in forms).
-fn url_pairs(query: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
 }

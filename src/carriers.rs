@@ -223,6 +223,17 @@ pub fn decode_component(raw: &str) -> String {
         .into_owned()
 }
 
+/// The decoded `name=value` pairs of a query string or form body, in order.
+pub fn decoded_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode_component(k), decode_component(v))
+        })
+        .collect()
+}
+
 /// Adds the credential parameters of `raw` (a query string or a form body) to `into`.
 pub fn scan_params(raw: &str, into: &mut Params) {
     let mut names: Vec<String> = Vec::new();

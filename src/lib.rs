@@ -22,8 +22,9 @@
 //! - `audit`        — audit events, the writer, the stores.
 //! - `admin`        — `/healthz`, `/readyz`, `/metrics`, `/admin/*`.
 //! - `metrics`, `logging`, `clock`, `state`, `body`, `rules`, `principal` — support.
-//! - `standin`      — Jira and IdP stand-ins for the demo and the tests.
-//! - `fuzzing`      — fuzz harnesses shared by `fuzz/` and the regression test.
+//! - `standin`      — the Jira stand-in of the demo; with the `testkit` feature (tests, benches,
+//!   fuzz) also an IdP and a Postgres launcher.
+//! - `fuzzing`      — fuzz harnesses shared by `fuzz/` and the regression test (`testkit`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -38,6 +39,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod db;
+#[cfg(any(test, feature = "testkit"))]
 pub mod fuzzing;
 pub mod groups;
 pub mod handler;

@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 pub use event::{redact_query, OperatorAction, Verdict};
 pub use options::WriterOptions;
 pub use retention::{Policy, Report};
-pub use store::{sample_event, Cursor, Filter, FilterError, Page, Store};
+#[cfg(any(test, feature = "testkit"))]
+pub use store::sample_event;
+pub use store::{Cursor, Filter, FilterError, Page, Store};
 
 /// One audit row (field names as in docs/audit.md).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -11,7 +11,7 @@ pub use super::query::{
     parse_decision, parse_limit, parse_time, Cursor, Filter, FilterError, Page, DEFAULT_LIMIT,
     MAX_LIMIT,
 };
-use super::{store_pg, store_sqlite, AuditEvent, Rec};
+use super::{store_pg, store_sqlite, Rec};
 pub use crate::db::is_unreachable;
 use crate::db::Db;
 
@@ -103,9 +103,9 @@ impl Store {
 }
 
 /// A plain event for tests and benches: `ts` = 2026-01-01T00:00:00Z + `secs` seconds.
-#[doc(hidden)]
-pub fn sample_event(secs: i64, user: &str, status: u16) -> AuditEvent {
-    AuditEvent {
+#[cfg(any(test, feature = "testkit"))]
+pub fn sample_event(secs: i64, user: &str, status: u16) -> super::AuditEvent {
+    super::AuditEvent {
         ts: DateTime::<Utc>::from_timestamp(1_767_225_600 + secs, 0).unwrap_or_default(),
         request_id: format!("req-{secs}"),
         client_ip: "127.0.0.1".into(),

@@ -12,12 +12,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use serde::Serialize;
 
 use crate::authn::trace::{Step, Verdict};
-use crate::pipeline::credential::{self, Credential, CredentialDecision};
-use crate::pipeline::{path, scope, Decision, RequestCtx};
+use crate::body::Form;
+use crate::pipeline::credential::{Credential, CredentialDecision};
+use crate::pipeline::{self, Checked, IpCheck, Prevalidated, RequestCtx};
 use crate::principal::short_hash;
 use crate::state::Runtime;
 
@@ -175,72 +176,6 @@ async fn run(
     let uri: Uri = target
         .parse()
         .map_err(|_| Rejection::new(Reason::BadPath).detail("not a request target"))?;
-    path::check_method(&method)?;
-    let canonical =
-        path::canonicalize(&method, &uri, Version::HTTP_11, &cfg.upstream.context_path)?;
-    b.step("path", "canonical", Verdict::Pass, canonical.full.clone());
-    let Some(relative) = canonical.relative() else {
-        b.step(
-            "scope",
-            "context_path",
-            Verdict::Info,
-            "outside upstream.context_path: forwarded untouched",
-        );
-        return Ok("not_api");
-    };
-    if relative == "/_authgate" || relative.starts_with("/_authgate/") {
-        b.step(
-            "path",
-            "reserved",
-            Verdict::Info,
-            "authgate's own endpoint (/_authgate)",
-        );
-        return Ok("local");
-    }
-    b.step(
-        "ip_filter",
-        "client_ip",
-        Verdict::Info,
-        "not applied by test-token (no client address)",
-    );
-    let mut ctx = RequestCtx::new(
-        "test-token".into(),
-        ([127, 0, 0, 1], 0).into(),
-        method.clone(),
-        canonical.full.clone(),
-    );
-    ctx.is_api = cfg.auth.api_paths.first_match(&method, relative).is_some();
-    b.step(
-        "scope",
-        "api_paths",
-        Verdict::Info,
-        if ctx.is_api {
-            "an API path"
-        } else {
-            "not an API path"
-        },
-    );
-    match scope::check(cfg, &method, Some(relative), &mut ctx) {
-        Decision::Continue => {}
-        Decision::Forward(_) => {
-            b.step(
-                "scope",
-                "rule",
-                Verdict::Info,
-                ctx.rule.clone().unwrap_or_else(|| "not an API path".into()),
-            );
-            return Ok(if ctx.is_api { "bypass" } else { "not_api" });
-        }
-        Decision::Reject(r) => {
-            b.step(
-                "scope",
-                "rule",
-                Verdict::Fail,
-                ctx.rule.clone().unwrap_or_default(),
-            );
-            return Err(r);
-        }
-    }
     let mut headers = HeaderMap::new();
     let value = if token.contains(' ') {
         token.to_string()
@@ -252,24 +187,78 @@ async fn run(
         HeaderValue::from_str(&value)
             .map_err(|_| Rejection::new(Reason::MalformedToken).detail("token is not ASCII"))?,
     );
-    let mut params = crate::carriers::Params::default();
-    if let Some(q) = uri.query() {
-        crate::carriers::scan_params(q, &mut params);
-    }
-    let cred = credential::classify(&headers, &cfg.upstream.carriers, &params)?;
-    b.step("credential", "class", Verdict::Info, cred.kind().as_str());
-    let restricted = cfg
-        .access
-        .public_restricted
-        .first_match(&method, relative)
-        .is_some();
-    let principal = match credential::decide(
-        cred,
-        &cfg.auth,
-        restricted,
+    let mut request = http::Request::new(());
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = uri.clone();
+    *request.headers_mut() = headers;
+    let (parts, ()) = request.into_parts();
+    let mut ctx = RequestCtx::new(
+        "test-token".into(),
+        ([127, 0, 0, 1], 0).into(),
+        method.clone(),
+        uri.path().to_string(),
+    );
+    b.step(
+        "ip_filter",
+        "client_ip",
+        Verdict::Info,
+        "not applied by test-token (no client address)",
+    );
+    // Stages 1–5 are the pipeline's own code, exactly as a request runs them.
+    let checked = pipeline::prevalidate_with(
+        cfg,
         rt.authn.has_introspection(),
-        &params,
-    )? {
+        &parts,
+        &Form::None,
+        &mut ctx,
+        IpCheck::Skip,
+    )
+    .inspect_err(|r| {
+        b.step(
+            ctx.stage.as_str(),
+            "rule",
+            Verdict::Fail,
+            ctx.rule
+                .clone()
+                .unwrap_or_else(|| r.reason.as_str().to_string()),
+        )
+    })?;
+    let Checked {
+        canonical, decided, ..
+    } = match checked {
+        Prevalidated::Checked(c) => c,
+        Prevalidated::Local(_) => {
+            b.step(
+                "reserved",
+                "route",
+                Verdict::Info,
+                "authgate's own endpoint (/_authgate)",
+            );
+            return Ok("local");
+        }
+        Prevalidated::Done(_) => {
+            b.step(
+                "scope",
+                "rule",
+                Verdict::Info,
+                ctx.rule.clone().unwrap_or_else(|| "not an API path".into()),
+            );
+            return Ok(if ctx.is_api { "bypass" } else { "not_api" });
+        }
+    };
+    b.step("path", "canonical", Verdict::Pass, canonical.full.clone());
+    b.step("scope", "api_paths", Verdict::Info, "an API path");
+    let relative = canonical
+        .relative()
+        .expect("an API path is under the context path");
+    b.step(
+        "credential",
+        "class",
+        Verdict::Info,
+        ctx.credential.as_str(),
+    );
+    let headers = &parts.headers;
+    let principal = match decided {
         CredentialDecision::Anonymous => {
             b.step(
                 "credential",
@@ -320,7 +309,7 @@ async fn run(
     out.groups = principal.groups().to_vec();
     let permitted = rt
         .authz
-        .check(principal, &method, relative, &headers, uri.query())
+        .check(principal, &method, relative, headers, uri.query())
         .inspect_err(|r| b.step("authz", "groups", Verdict::Fail, r.reason.as_str()))?;
     b.step(
         "authz",

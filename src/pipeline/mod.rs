@@ -115,7 +115,28 @@ pub fn prevalidate(
     form: &Form,
     ctx: &mut RequestCtx,
 ) -> Result<Prevalidated, Rejection> {
-    match scope_stages(cfg, parts, ctx)? {
+    prevalidate_with(cfg, has_introspection, parts, form, ctx, IpCheck::Apply)
+}
+
+/// Whether stage 3 runs: `authgate test-token` has no client address, so it skips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpCheck {
+    /// The IP filter decides (every request).
+    Apply,
+    /// Not applied (`test-token`: no client).
+    Skip,
+}
+
+/// [`prevalidate`] with the IP filter applied or not.
+pub fn prevalidate_with(
+    cfg: &Config,
+    has_introspection: bool,
+    parts: &Parts,
+    form: &Form,
+    ctx: &mut RequestCtx,
+    ip: IpCheck,
+) -> Result<Prevalidated, Rejection> {
+    match scope_stages(cfg, parts, ctx, ip)? {
         Scoped::Done(outcome) => Ok(Prevalidated::Done(outcome)),
         Scoped::Local(route) => Ok(Prevalidated::Local(route)),
         Scoped::Api(canonical) => Ok(Prevalidated::Checked(credential_stage(
@@ -140,7 +161,12 @@ enum Scoped {
 }
 
 /// Stages 1–4: canonical path, reserved paths, IP filter and scope.
-fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Scoped, Rejection> {
+fn scope_stages(
+    cfg: &Config,
+    parts: &Parts,
+    ctx: &mut RequestCtx,
+    ip: IpCheck,
+) -> Result<Scoped, Rejection> {
     // 1. path: first, because every later stage matches rules on the canonical path, and
     //    a path Tomcat could read differently must never reach a rule at all.
     ctx.stage = Stage::Path;
@@ -176,7 +202,7 @@ fn scope_stages(cfg: &Config, parts: &Parts, ctx: &mut RequestCtx) -> Result<Sco
     }
     // authgate's own endpoints mint API credentials: the allow-list always applies there.
     let guarded = ctx.is_api || local.is_some() || cfg.ip.scope() == ip_filter::IpScope::All;
-    let ip_decision = if guarded {
+    let ip_decision = if guarded && ip == IpCheck::Apply {
         cfg.ip.check(&client)
     } else {
         Decision::Continue
@@ -265,7 +291,7 @@ async fn run_stages(
     ctx: &mut RequestCtx,
 ) -> Result<Outcome, Rejection> {
     // 1–4: path, reserved, ip_filter, scope (see `prevalidate`).
-    let canonical = match scope_stages(&rt.config, parts, ctx)? {
+    let canonical = match scope_stages(&rt.config, parts, ctx, IpCheck::Apply)? {
         // An API call forwarded while authentication is on is a `bypass` match: nobody
         // is identified, but it is still an API call, limited per client IP (stage 8),
         // so a public endpoint is no open flood path to the product.

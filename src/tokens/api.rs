@@ -145,7 +145,7 @@ async fn list(
     query: Option<&str>,
 ) -> Result<Response<Body>, Rejection> {
     let mut user = Some(caller.username().to_string());
-    for (k, v) in url_pairs(query) {
+    for (k, v) in crate::carriers::decoded_pairs(query.unwrap_or("")) {
         match (k.as_str(), is_admin) {
             ("user", true) => user = Some(v),
             ("all", true) if v == "true" => user = None,
@@ -184,22 +184,4 @@ async fn revoke(
     *resp.status_mut() = StatusCode::NO_CONTENT;
     ctx.action = Some("token_revoke");
     Ok(resp)
-}
-
-/// Decoded `key=value` pairs of a query string.
-fn url_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
