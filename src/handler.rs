@@ -13,11 +13,11 @@ use hyper::body::Incoming;
 
 use crate::audit::{AuditEvent, Verdict};
 use crate::body::{Body, BodyError, Form, RequestBody};
-use crate::config::{Config, IdentityMode};
+use crate::config::{Config, IdentityMode, Product};
 use crate::headers::Caller;
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
 use crate::proxy::{request_body, ForwardRequest, Pinned};
-use crate::reject::{Reason, Rejection};
+use crate::reject::{ErrorShape, Reason, Rejection};
 use crate::state::AppState;
 
 /// Serves one request on `listen`. Never fails: every fault is a Jira-shaped answer.
@@ -125,7 +125,11 @@ pub async fn handle(
             if r.rate.is_none() {
                 r.rate = finish.ctx.rate;
             }
-            (r.into_response(&finish.ctx.request_id), Some(r))
+            let shape = match cfg.upstream.product {
+                Product::Jira => ErrorShape::Jira,
+                Product::Confluence => ErrorShape::Confluence,
+            };
+            (r.into_response_as(shape, &finish.ctx.request_id), Some(r))
         }
     };
     finish.ending = Ending::Answered {

@@ -10,6 +10,15 @@ use serde_json::json;
 
 use crate::body::{json_response, Body};
 
+/// Whose error body a rejection takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"errorMessages":[…],"errors":{},"reason","requestId"}`.
+    Jira,
+    /// `{"statusCode","data":{"authorized","valid","errors","successful"},"message","reason","requestId"}`.
+    Confluence,
+}
+
 /// Machine reason of a rejection (docs/http.md#rejections). `as_str` is the wire and audit name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
@@ -256,17 +265,38 @@ impl Rejection {
     /// The response: status, Jira-shaped body, `WWW-Authenticate` on 401, rate headers,
     /// `X-Request-Id`.
     pub fn into_response(&self, request_id: &str) -> Response<Body> {
+        self.into_response_as(ErrorShape::Jira, request_id)
+    }
+
+    /// The answer in `shape`: the error body of the product behind authgate, so clients read
+    /// it as they read the product's own errors.
+    pub fn into_response_as(&self, shape: ErrorShape, request_id: &str) -> Response<Body> {
         let status = self.reason.status();
         let mut messages = vec![self.reason.message().to_string()];
         if let Some(note) = &self.public_note {
             messages.push(note.clone());
         }
-        let body = json!({
-            "errorMessages": messages,
-            "errors": {},
-            "reason": self.reason.as_str(),
-            "requestId": request_id,
-        });
+        let body = match shape {
+            ErrorShape::Jira => json!({
+                "errorMessages": messages,
+                "errors": {},
+                "reason": self.reason.as_str(),
+                "requestId": request_id,
+            }),
+            ErrorShape::Confluence => json!({
+                "statusCode": status.as_u16(),
+                "data": {
+                    "authorized": status != StatusCode::UNAUTHORIZED
+                        && status != StatusCode::FORBIDDEN,
+                    "valid": true,
+                    "errors": [],
+                    "successful": false,
+                },
+                "message": messages.join(" "),
+                "reason": self.reason.as_str(),
+                "requestId": request_id,
+            }),
+        };
         let mut resp = json_response(status, &body);
         let h = resp.headers_mut();
         if status == StatusCode::UNAUTHORIZED {

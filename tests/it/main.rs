@@ -24,6 +24,7 @@ mod audit_writer;
 mod cli;
 mod config;
 mod demo;
+mod error_shapes;
 mod support;
 
 mod authn;
