@@ -15,6 +15,8 @@
 #   ONLY='bypass|RS256 reused' bench/load.sh   measures only the authgate rows whose name
 #                                          matches (direct and the floor always run)
 #   GW_THREADS=1 bench/load.sh             authgate's worker threads (default 2)
+#   BASELINE=/tmp/authgate-old bench/load.sh   adds the bypass and RS256-reused rows of another
+#                                          build, interleaved with this one's (an A/B)
 #
 # Besides req/s and latency, the table shows CPU µs per request of the proxy under test
 # (user + system time of its processes over the run, divided by the requests wrk completed):
@@ -220,6 +222,20 @@ ROWS=(
   "authgate RS256 + rate limit + audit SQLite|http://127.0.0.1:$P_B/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_B"
   "authgate RS256 + rate limit + audit Postgres|http://127.0.0.1:$P_C/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_C"
 )
+# A/B against another build on the same run: BASELINE=/path/to/authgate adds its bypass and
+# RS256-reused rows, interleaved with this build's, so machine drift falls on both alike.
+if [ -n "${BASELINE:-}" ]; then
+  P_BASE=$(free_port); P_BASE_ADM=$(free_port)
+  write_config base "$P_BASE" "$P_BASE_ADM" false false "sqlite://base.db?mode=rwc"
+  OWN_BIN=$BIN; BIN=$BASELINE
+  read -r PID_BASE _ < <(start_gw base "$P_BASE_ADM")
+  BIN=$OWN_BIN
+  PIDS+=("$PID_BASE")
+  ROWS+=(
+    "baseline bypass path|http://127.0.0.1:$P_BASE/rest/api/2/issue/BYPASS-1|||$PID_BASE"
+    "baseline RS256 reused|http://127.0.0.1:$P_BASE/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_BASE"
+  )
+fi
 if [ -n "${ONLY:-}" ]; then
   kept=()
   for row in "${ROWS[@]}"; do
