@@ -20,7 +20,8 @@ use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{ErrorShape, Reason, Rejection};
 use crate::state::AppState;
 
-/// Serves one request on `listen`. Never fails: every fault is a Jira-shaped answer.
+/// Serves one request on `listen`. Never fails: every fault is an answer in the product's
+/// error shape.
 /// `pinned` is the client connection's own upstream connection (HTTP/1 clients).
 ///
 /// The access log line, the metrics and the audit row are written by a [`Finish`] made

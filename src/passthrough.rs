@@ -7,11 +7,12 @@
 //! (`Authorization` and the session cookies as raw bytes in the client's order, and the
 //! `os_username`/`os_password` parameters), so the identity authorized is the one the product
 //! will act as. The credential step has already refused the requests where the two could
-//! differ (a `Connection` header naming them, two session cookies of one name). Answers,
-//! including refusals, are cached by SHA-256 of those credentials for `min(groups.cache_ttl, 60s)` in a bounded cache with one lookup in flight per
-//! credential: a failing Basic password reaches the product at most once per TTL (Jira turns
-//! on CAPTCHA after repeated failures). The product refusing the credential -> 401
-//! `credential_rejected` without forwarding; no usable answer -> 503 `groups_unavailable`
+//! differ (a `Connection` header naming them, two session cookies of one name, credential
+//! parameters beside another credential). Answers, including refusals, are cached by SHA-256
+//! of those credentials for `min(groups.cache_ttl, 60s)` in a bounded cache with one lookup in
+//! flight per credential: a failing Basic password reaches the product at most once per TTL
+//! (Jira turns on CAPTCHA after repeated failures). The product refusing the credential ->
+//! 401 `credential_rejected` without forwarding; no usable answer -> 503 `groups_unavailable`
 //! (not cached). With the switch off, callers stay unidentified (`Ok(None)`).
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderValue};
 use moka::future::Cache;
+use percent_encoding::NON_ALPHANUMERIC;
 use sha2::{Digest, Sha256};
 
 use crate::carriers::{decode_component, Carriers, Params};
@@ -28,7 +30,6 @@ use crate::metrics::Metrics;
 use crate::principal::{short_hash, CredentialKind, Principal};
 use crate::reject::{Reason, Rejection};
 use crate::request::{Credential, RequestCtx};
-use percent_encoding::NON_ALPHANUMERIC;
 
 /// Longest time an identity (or a refusal) is reused.
 pub const MAX_TTL: Duration = Duration::from_secs(60);

@@ -14,7 +14,7 @@
 //! | huge request head | hyper's read buffer is `max(server.max_header_bytes, 8 KiB)`: a larger head -> 431 from hyper itself (empty body, no audit row: the request never reached authgate). |
 //! | many header fields | hyper's default of 100 fields: more -> 431. |
 //! | long target | over [`crate::pipeline::path::MAX_TARGET_BYTES`] (8 KiB) -> 414 `target_too_long` from authgate; a target that does not fit the read buffer -> 431 from hyper. |
-//! | request bodies | never read before the pipeline has decided; a refused request's body is dropped unread (hyper closes the connection instead of draining it). `server.max_body_bytes` caps forwarded bodies (413). |
+//! | request bodies | never read before the pipeline has decided, except the form body of an API call (read after the IP filter and the rules, at most 1 MiB, to find credential parameters in it); a refused request's body is dropped unread (hyper closes the connection instead of draining it). `server.max_body_bytes` caps forwarded bodies (413). |
 //! | HTTP/2 header blocks (incl. CONTINUATION floods) | `max_header_list_size = server.max_header_bytes`: h2 (>= 0.4.4) stops buffering a header block past it and answers 431 / resets the stream, it does not accumulate CONTINUATION frames. |
 //! | HTTP/2 rapid reset (CVE-2023-44487) | `max_concurrent_streams = 100`, `max_pending_accept_reset_streams = 20`, `max_local_error_reset_streams = 64`: a client that keeps resetting streams gets a GOAWAY (ENHANCE_YOUR_CALM) instead of unbounded work. |
 //! | HTTP/2 liveness | keep-alive PING every 30 s; a peer that does not answer within hyper's default 20 s is dropped. |

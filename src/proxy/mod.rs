@@ -2,8 +2,8 @@
 //!
 //! Owns: [`Upstream`] (HTTP/1.1 to the product, http or https, with a connect timeout) and
 //! [`Upstream::forward`], which streams both bodies, applies `headers.rs` as the caller's
-//! [`headers::Caller`] says, and maps upstream faults to rejections (connect failure -> 502, no response
-//! head within `upstream.timeout` -> 504).
+//! [`headers::Caller`] says, and maps upstream faults to rejections (connect failure -> 502,
+//! no response head within `upstream.timeout` -> 504).
 //!
 //! A client HTTP/1 connection sends over its own upstream connection ([`pinned`]); HTTP/2
 //! client streams, which run side by side, share hyper-util's pooled client.
