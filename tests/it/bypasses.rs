@@ -237,6 +237,48 @@ async fn a_client_that_goes_away_while_the_product_works_still_leaves_an_audit_r
 }
 
 #[tokio::test]
+async fn an_http2_stream_reset_while_the_product_works_still_leaves_an_audit_row() {
+    let t = Setup::jira().with_jwt_provider().start().await;
+    t.jira.set_delay(Duration::from_millis(600));
+    let tcp = tokio::net::TcpStream::connect(t.gateway.addr)
+        .await
+        .expect("connect");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let conn = tokio::spawn(conn);
+    let mut ready = client.ready().await.expect("h2 ready");
+    let req = http::Request::delete("http://127.0.0.1/rest/api/2/issue/ABC-2")
+        .header("authorization", format!("Bearer {}", token_for("alice")))
+        .header("x-request-id", "reset-before-the-answer")
+        .body(())
+        .expect("request");
+    let (_resp, mut stream) = ready.send_request(req, true).expect("send");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.jira.requests().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stream.send_reset(h2::Reason::CANCEL);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        if let Some(r) = rows(&t)
+            .await
+            .into_iter()
+            .find(|e| e.request_id == "reset-before-the-answer")
+        {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no audit row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (row.status, row.reason.as_str(), row.decision.as_str()),
+        (499, "client_closed", "allow")
+    );
+    assert_eq!(row.username.as_deref(), Some("alice"));
+    conn.abort();
+}
+
+#[tokio::test]
 async fn a_product_session_given_to_an_authenticated_caller_is_taken_off_the_answer() {
     let t = Setup::jira().with_jwt_provider().start().await;
     let r = t
