@@ -29,7 +29,7 @@ pub fn check(raw: &RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let auth = check_auth(&raw.auth, &mut e);
     let providers = check_providers(&raw.providers, base_dir, &mut e, &mut warnings);
     let groups = check_groups(&raw.groups, &mut e);
-    let access = check_access(&raw.access, &mut e);
+    let access = check_access(&raw.access, &raw.upstream.product, &mut e);
     let ip = check_ip(&raw.ip, &mut e);
     let rate_limit = check_rate_limit(&raw.rate_limit, &mut e);
     let tokens = check_tokens(&raw.tokens, &mut e);

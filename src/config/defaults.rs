@@ -26,9 +26,12 @@ pub const DEFAULT_UPSTREAM_TIMEOUT: &str = "60s";
 pub const DEFAULT_IDENTITY_HEADER: &str = "X-Forwarded-User";
 /// What counts as an API call.
 pub const DEFAULT_API_PATHS: &[&str] = &["/rest/**"];
-/// POSTs that only read, allowed for read-only callers.
+/// POSTs that only read, allowed for read-only callers: Jira's JQL search.
 pub const DEFAULT_READ_POSTS: &[&str] =
     &["POST /rest/api/2/search", "POST /rest/api/latest/search"];
+/// The same for Confluence (`upstream.product = "confluence"`): converting a body between
+/// representations (storage to view, say) reads and writes nothing.
+pub const DEFAULT_READ_POSTS_CONFLUENCE: &[&str] = &["POST /rest/api/contentbody/convert/*"];
 /// Clock skew allowed on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: &str = "30s";
 /// Claim holding the username.

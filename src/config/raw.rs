@@ -287,8 +287,9 @@ pub struct RawAccess {
     pub allowed_groups: Vec<String>,
     /// Members may only read.
     pub read_only_groups: Vec<String>,
-    /// POSTs that only read. Default [`DEFAULT_READ_POSTS`].
-    pub read_posts: Vec<String>,
+    /// POSTs that only read. Default by product: [`DEFAULT_READ_POSTS`] for Jira,
+    /// [`DEFAULT_READ_POSTS_CONFLUENCE`] for Confluence.
+    pub read_posts: Option<Vec<String>>,
     /// Non-empty: only members of one may create tokens.
     pub token_creation_groups: Vec<String>,
     /// May manage every user's tokens.
@@ -306,7 +307,7 @@ impl Default for RawAccess {
         Self {
             allowed_groups: Vec::new(),
             read_only_groups: Vec::new(),
-            read_posts: DEFAULT_READ_POSTS.iter().map(|p| s(p)).collect(),
+            read_posts: None,
             token_creation_groups: Vec::new(),
             admin_groups: Vec::new(),
             public_restricted: Vec::new(),

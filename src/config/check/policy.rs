@@ -50,8 +50,23 @@ pub(super) fn check_groups(r: &RawGroups, e: &mut ConfigErrors) -> Option<Groups
     })
 }
 
-pub(super) fn check_access(r: &RawAccess, e: &mut ConfigErrors) -> Option<AccessSettings> {
-    let read_posts = rules("access.read_posts", &r.read_posts, e);
+pub(super) fn check_access(
+    r: &RawAccess,
+    product: &str,
+    e: &mut ConfigErrors,
+) -> Option<AccessSettings> {
+    let default_read_posts = || {
+        let list = match product {
+            "confluence" => DEFAULT_READ_POSTS_CONFLUENCE,
+            _ => DEFAULT_READ_POSTS,
+        };
+        list.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+    };
+    let read_posts = rules(
+        "access.read_posts",
+        &r.read_posts.clone().unwrap_or_else(default_read_posts),
+        e,
+    );
     let public_restricted = rules("access.public_restricted", &r.public_restricted, e);
     let bypass = rules("access.bypass", &r.bypass, e);
     let deny = rules("access.deny", &r.deny, e);

@@ -54,6 +54,22 @@ fn run_table(section: &str, rows: &[Row]) {
 const JWT: &str = "[[providers]]\nname = \"corp\"\nkind = \"jwt\"\nissuer = \"https://idp\"\naudiences = [\"jira\"]\n";
 
 #[test]
+fn read_posts_default_to_the_products_own_read_only_posts() {
+    let c = check_with("[upstream]\nproduct = \"confluence\"", &[]).expect("valid");
+    let post = http::Method::POST;
+    assert!(c
+        .access
+        .read_posts
+        .first_match(&post, "/rest/api/contentbody/convert/view")
+        .is_some());
+    assert!(c.access.read_posts.first_match(&post, "/rest/api/2/search").is_none());
+    let c = check_with("", &[]).expect("valid");
+    assert!(c.access.read_posts.first_match(&post, "/rest/api/2/search").is_some());
+    let c = check_with("[access]\nread_posts = []", &[]).expect("valid");
+    assert!(c.access.read_posts.is_empty(), "an explicit list replaces the default");
+}
+
+#[test]
 fn an_empty_file_is_a_valid_config_with_the_documented_defaults() {
     let c = check_with("", &[]).expect("defaults are valid");
     assert_eq!(c.server.listen.to_string(), raw::DEFAULT_LISTEN);
