@@ -280,7 +280,7 @@ impl Default for RawGroups {
 }
 
 /// `[access]`: group-based restrictions and path rules.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAccess {
     /// Non-empty: only members of one may call the APIs.
@@ -300,21 +300,6 @@ pub struct RawAccess {
     pub bypass: Vec<String>,
     /// Always 403.
     pub deny: Vec<String>,
-}
-
-impl Default for RawAccess {
-    fn default() -> Self {
-        Self {
-            allowed_groups: Vec::new(),
-            read_only_groups: Vec::new(),
-            read_posts: None,
-            token_creation_groups: Vec::new(),
-            admin_groups: Vec::new(),
-            public_restricted: Vec::new(),
-            bypass: Vec::new(),
-            deny: Vec::new(),
-        }
-    }
 }
 
 /// `[ip]`

@@ -62,11 +62,22 @@ fn read_posts_default_to_the_products_own_read_only_posts() {
         .read_posts
         .first_match(&post, "/rest/api/contentbody/convert/view")
         .is_some());
-    assert!(c.access.read_posts.first_match(&post, "/rest/api/2/search").is_none());
+    assert!(c
+        .access
+        .read_posts
+        .first_match(&post, "/rest/api/2/search")
+        .is_none());
     let c = check_with("", &[]).expect("valid");
-    assert!(c.access.read_posts.first_match(&post, "/rest/api/2/search").is_some());
+    assert!(c
+        .access
+        .read_posts
+        .first_match(&post, "/rest/api/2/search")
+        .is_some());
     let c = check_with("[access]\nread_posts = []", &[]).expect("valid");
-    assert!(c.access.read_posts.is_empty(), "an explicit list replaces the default");
+    assert!(
+        c.access.read_posts.is_empty(),
+        "an explicit list replaces the default"
+    );
 }
 
 #[test]
