@@ -110,8 +110,8 @@ async fn a_non_ascii_byte_in_cookie_does_not_hide_the_session_from_authgate() {
 Cookie: pref=caf\xe9; JSESSIONID=bob-session\r\nContent-Length: 2\r\n\r\n{}",
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.text().contains("\"read_only\""), "{}", r.text());
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("\"read_only\""), "{}", r.text);
     let posts: Vec<_> = t
         .jira
         .requests()
@@ -135,8 +135,8 @@ async fn a_version_header_cannot_hide_a_comma_separated_session() {
 Cookie: $Version=1, JSESSIONID=bob-session\r\nContent-Length: 2\r\n\r\n{}",
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.text().contains("\"read_only\""), "{}", r.text());
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("\"read_only\""), "{}", r.text);
 }
 
 #[tokio::test]
@@ -314,8 +314,8 @@ Cookie: JSESSIONID=bob-session\r\nConnection: close, Authorization\r\nContent-Le
             .as_bytes(),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.text().contains("\"malformed_request\""), "{}", r.text());
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("\"malformed_request\""), "{}", r.text);
     assert!(t.jira.requests().is_empty());
 }
 

@@ -18,7 +18,7 @@ use crate::support::pg;
 /// A deny (no credential) and an allow; returns (request id, reason) of each after checking
 /// status and upstream (not the row: the database may be down).
 async fn pair(h: &Harness, case: &str) -> Vec<(String, &'static str)> {
-    let rid = |r: &RawResponse| r.header("x-request-id").expect("X-Request-Id");
+    let rid = |r: &RawResponse| r.header("x-request-id").expect("X-Request-Id").to_string();
     let deny = h.get(T, &[]).await;
     assert_eq!(
         (deny.status, reason_of(&deny).as_str()),

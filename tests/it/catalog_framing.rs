@@ -164,7 +164,7 @@ async fn s09_a_slow_body_is_cut_by_the_request_timeout() {
     // The rest of the body never comes. The answer must come within a generous bound (the
     // connection may stay open after it, so the read itself may run to the bound).
     let _ = tokio::time::timeout(std::time::Duration::from_secs(15), s.read_to_end(&mut buf)).await;
-    let resp = crate::support::harden::parse_response(&buf);
+    let resp = crate::support::client::RawResponse::parse(&buf);
     assert_eq!(resp.status, 504, "S-09: no 504 within 15 s: {}", resp.text);
     assert!(
         resp.body().contains("\"reason\":\"upstream_timeout\""),

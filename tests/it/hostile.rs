@@ -104,7 +104,7 @@ async fn idle_connections_do_not_stop_service() {
         .await
         .expect("the normal client was served within 90 s")
         .expect("read response");
-    let resp = crate::support::harden::parse_response(&buf);
+    let resp = crate::support::client::RawResponse::parse(&buf);
     assert_eq!(
         resp.status, 200,
         "normal client after an idle flood: {}",

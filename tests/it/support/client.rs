@@ -2,10 +2,13 @@
 //! bytes read back as a [`RawResponse`], and a streamed [`Upload`]. Re-exported by
 //! `support::gateway`, which builds them.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Frame;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 
 use super::gateway::{basic, CALL_LIMIT};
@@ -163,41 +166,41 @@ impl Answer {
     }
 }
 
-/// An answer read from a raw socket.
+/// An answer read from a raw socket (the one raw client of the tests: [`exchange`]).
 #[derive(Debug)]
 pub struct RawResponse {
-    /// Status code (0 when nothing parsable came back).
+    /// Status code (0 when no status line came back).
     pub status: u16,
     /// Header lines, names lower-cased.
     pub headers: Vec<(String, String)>,
     /// Body (de-chunked).
     pub body: Vec<u8>,
+    /// The whole answer (head and body) as read, lossily decoded: for messages and searches.
+    pub text: String,
 }
 
 impl RawResponse {
-    /// The body as text (lossy), for assertions and messages.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Parses a whole HTTP/1.1 answer as read from the socket.
+    /// Parses what was read from the socket (an answer cut short still has its status).
     pub fn parse(bytes: &[u8]) -> RawResponse {
-        let text_end = bytes.windows(4).position(|w| w == b"\r\n\r\n");
-        let Some(end) = text_end else {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let status = text
+            .strip_prefix("HTTP/1.1 ")
+            .or_else(|| text.strip_prefix("HTTP/1.0 "))
+            .and_then(|r| r.get(..3))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
             return RawResponse {
-                status: 0,
+                status,
                 headers: Vec::new(),
-                body: bytes.to_vec(),
+                body: Vec::new(),
+                text,
             };
         };
         let head = String::from_utf8_lossy(&bytes[..end]);
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let headers: Vec<(String, String)> = lines
+        let headers: Vec<(String, String)> = head
+            .split("\r\n")
+            .skip(1)
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
@@ -212,7 +215,13 @@ impl RawResponse {
             status,
             headers,
             body,
+            text,
         }
+    }
+
+    /// The body as text (lossy).
+    pub fn body(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// The body as JSON (`Null` when it is not JSON).
@@ -225,13 +234,60 @@ impl RawResponse {
         self.json()["reason"].as_str().unwrap_or("").to_string()
     }
 
-    /// The first value of header `name` (lower case).
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Sends `bytes` on a new connection to `addr` (from the local address `from`, any
+/// 127.0.0.x, when given) and reads until the server closes it or `limit` passes. The write
+/// runs beside the read, so an answer sent before the server reads everything (431, 403
+/// before the body) is seen. Returns the answer and whether the server closed the connection.
+pub async fn exchange(
+    addr: SocketAddr,
+    from: Option<IpAddr>,
+    bytes: &[u8],
+    limit: Duration,
+) -> (RawResponse, bool) {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .expect("a socket");
+    if let Some(ip) = from {
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .expect("bind the source address");
+    }
+    let stream = socket.connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let data = bytes.to_vec();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&data).await;
+        // Keep the write half open until the reader is done (no half-close surprises).
+        wr
+    });
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(limit, async {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.len() > 4 << 20 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok();
+    writer.abort();
+    (RawResponse::parse(&buf), closed)
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {

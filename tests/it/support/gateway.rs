@@ -15,7 +15,6 @@
 //! send ([`TestGateway::raw`]), or a hyper client with a body the test feeds chunk by chunk
 //! ([`TestGateway::upload`]). Any 127.0.0.x source address can be used to act as another client.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,10 +25,10 @@ use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::client::exchange;
 pub use super::client::{raw_request, Answer, Call, RawResponse, Upload};
 
 /// How long any single test request may take before the test fails (a bound, not a timing).
@@ -280,25 +279,13 @@ impl TestGateway {
     /// reads the whole answer (the connection is closed by the test's `Connection: close` or
     /// by authgate after an error).
     pub async fn raw_from(&self, from: Option<&str>, bytes: &[u8]) -> RawResponse {
-        let socket = TcpSocket::new_v4().expect("a socket");
-        if let Some(ip) = from {
-            let ip: IpAddr = ip.parse().expect("a source address");
-            socket
-                .bind(SocketAddr::new(ip, 0))
-                .expect("bind the source address");
-        }
-        let mut stream = socket
-            .connect(self.gateway.addr)
-            .await
-            .expect("connect to authgate");
-        stream.write_all(bytes).await.expect("send");
-        let mut out = Vec::new();
-        let read = tokio::time::timeout(CALL_LIMIT, stream.read_to_end(&mut out)).await;
+        let from = from.map(|ip| ip.parse().expect("a source address"));
+        let (resp, closed) = exchange(self.gateway.addr, from, bytes, CALL_LIMIT).await;
         assert!(
-            read.is_ok(),
+            closed,
             "authgate did not close the connection within {CALL_LIMIT:?}"
         );
-        RawResponse::parse(&out)
+        resp
     }
 
     /// `raw_from(None, bytes)`.

@@ -16,8 +16,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+pub use super::client::RawResponse;
+use super::client::{exchange, raw_request};
 
 /// One request as the upstream saw it.
 #[derive(Debug, Clone)]
@@ -245,74 +247,12 @@ impl Harness {
     }
 }
 
-/// What came back on a raw connection.
-#[derive(Debug)]
-pub struct RawResponse {
-    /// Status code (0 when the connection closed without a status line).
-    pub status: u16,
-    /// The whole response text (head and body), lossily decoded.
-    pub text: String,
-}
-
-impl RawResponse {
-    /// The value of the first header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<String> {
-        let head = self.text.split("\r\n\r\n").next().unwrap_or("");
-        head.lines().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    }
-
-    /// The response body (everything after the head).
-    pub fn body(&self) -> &str {
-        self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
-    }
-}
-
 /// Sends `raw_bytes` on a new connection to `addr` and reads until the server closes it
-/// (requests should carry `Connection: close`) or 10 s pass; parses the status line. The
-/// write runs beside the read, so a server that answers early (431, 403 before the body) is
-/// seen even when it never reads the rest.
+/// (requests should carry `Connection: close`) or 10 s pass (see [`exchange`]).
 pub async fn raw(addr: SocketAddr, raw_bytes: &[u8]) -> RawResponse {
-    let s = TcpStream::connect(addr).await.expect("connect gateway");
-    let (mut rd, mut wr) = s.into_split();
-    let data = raw_bytes.to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = wr.write_all(&data).await;
-        // Keep the write half open until the reader is done (no half-close surprises).
-        wr
-    });
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut chunk = [0u8; 8192];
-        loop {
-            match rd.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-            if buf.len() > 4 << 20 {
-                break;
-            }
-        }
-    })
-    .await;
-    writer.abort();
-    parse_response(&buf)
-}
-
-/// Parses the status line of `buf`.
-pub fn parse_response(buf: &[u8]) -> RawResponse {
-    let text = String::from_utf8_lossy(buf).into_owned();
-    let status = text
-        .strip_prefix("HTTP/1.1 ")
-        .or_else(|| text.strip_prefix("HTTP/1.0 "))
-        .and_then(|r| r.get(..3))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    RawResponse { status, text }
+    exchange(addr, None, raw_bytes, Duration::from_secs(10))
+        .await
+        .0
 }
 
 /// An HS256 JWT signed with `secret` over `claims` (for providers with `hmac_secret`).
@@ -336,35 +276,14 @@ pub fn now() -> u64 {
 /// Sends `raw_bytes` from the local address `src` (any 127.0.0.x: the whole of 127/8 is
 /// loopback, so tests pick the peer address the gateway sees).
 pub async fn raw_from(src: std::net::IpAddr, addr: SocketAddr, raw_bytes: &[u8]) -> RawResponse {
-    let sock = match src {
-        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-    }
-    .expect("socket");
-    sock.bind(SocketAddr::new(src, 0))
-        .expect("bind source address");
-    let s = sock.connect(addr).await.expect("connect gateway");
-    let (mut rd, mut wr) = s.into_split();
-    let data = raw_bytes.to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = wr.write_all(&data).await;
-        wr
-    });
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), rd.read_to_end(&mut buf)).await;
-    writer.abort();
-    parse_response(&buf)
+    exchange(addr, Some(src), raw_bytes, Duration::from_secs(10))
+        .await
+        .0
 }
 
 /// A simple GET request text with `headers` lines and `Connection: close`.
 pub fn get_text(target: &str, headers: &[&str]) -> String {
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: jira.test\r\nConnection: close\r\n");
-    for h in headers {
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("\r\n");
-    req
+    raw_request("GET", target, headers)
 }
 
 // === the catalog fixture (docs/catalog.md#fixture, adapted to authgate's configuration) ===
