@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use authgate::app::{Gateway, StartOptions};
+use authgate::app::Gateway;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -73,12 +73,7 @@ log = "{log}"
 }
 
 async fn start(config: authgate::config::Config) -> Gateway {
-    let opts = StartOptions {
-        listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-        admin_listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-        clock: None,
-    };
-    Gateway::start(config, opts)
+    crate::support::launch::launch(config, None, None)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -7,7 +7,7 @@ use fixture::{basic, Gate};
 
 /// A gateway in front of a Jira stand-in, shared by the authz and rate-limit tests.
 pub mod fixture {
-    use authgate::app::{Gateway, StartOptions};
+    use authgate::app::Gateway;
     use authgate::config::Product;
     use authgate::standin::jira::{JiraOptions, JiraStandin};
     use base64::Engine;
@@ -50,22 +50,9 @@ pub mod fixture {
             let config =
                 authgate::config::from_toml_with(&config_text(&jira, extra), dir.path(), &|_| None)
                     .expect("config");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            let gw = crate::support::launch::launch(config, None, None)
                 .await
-                .expect("bind");
-            let admin = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let gw = Gateway::start(
-                config,
-                StartOptions {
-                    listener: Some(listener),
-                    admin_listener: Some(admin),
-                    clock: None,
-                },
-            )
-            .await
-            .expect("gateway starts");
+                .expect("gateway starts");
             let http = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

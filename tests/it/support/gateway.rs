@@ -18,14 +18,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use authgate::app::{Gateway, StartOptions};
+use authgate::app::Gateway;
 use authgate::config::Config;
 use authgate::standin::jira::{JiraOptions, JiraStandin};
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::client::exchange;
@@ -221,20 +220,9 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 async fn start_gateway(config: Config) -> Gateway {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind listen");
-    let admin_listener = TcpListener::bind("127.0.0.1:0")
+    super::launch::launch(config, None, None)
         .await
-        .expect("bind admin_listen");
-    Gateway::start(
-        config,
-        StartOptions {
-            listener: Some(listener),
-            admin_listener: Some(admin_listener),
-            clock: None,
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("the gateway starts: {e}"))
+        .unwrap_or_else(|e| panic!("the gateway starts: {e}"))
 }
 
 /// A running gateway, the stand-in behind it, and the temp dir holding their files.

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authgate::app::{Gateway, StartOptions};
+use authgate::app::Gateway;
 use authgate::audit::store::MAX_LIMIT;
 use authgate::audit::{AuditEvent, Filter, Store};
 use authgate::clock::SharedClock;
@@ -185,17 +185,7 @@ impl Harness {
         let text = text(&up.url(), dir.path());
         let config = authgate::config::from_toml_with(&text, dir.path(), &|_| None)
             .map_err(|e| format!("{e}\n{text}"))?;
-        let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
-        let gw = Gateway::start(
-            config,
-            StartOptions {
-                listener: Some(listener),
-                admin_listener: Some(admin),
-                clock,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let gw = super::launch::launch(config, Some(listener), clock).await?;
         Ok(Harness { gw, up, dir })
     }
 

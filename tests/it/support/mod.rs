@@ -5,5 +5,6 @@ pub mod catalog_auth;
 pub mod client;
 pub mod gateway;
 pub mod harden;
+pub mod launch;
 pub mod pg;
 pub mod tokens;

@@ -15,12 +15,11 @@ mod pipeline;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use authgate::app::{Gateway, StartOptions};
+use authgate::app::Gateway;
 use authgate::clock::ManualClock;
 use authgate::standin::jira::{JiraOptions, JiraStandin};
 use base64::Engine;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 /// Admin token of every test gateway.
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
@@ -92,16 +91,9 @@ pub async fn gateway(
 ) -> Gateway {
     let config = authgate::config::from_toml(&toml(jira_url, db_url, migrate, dir, extra))
         .expect("test config checks");
-    Gateway::start(
-        config,
-        StartOptions {
-            listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-            admin_listener: Some(TcpListener::bind("127.0.0.1:0").await.unwrap()),
-            clock: Some(Arc::new(clock.clone())),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("gateway starts: {e}"))
+    crate::support::launch::launch(config, None, Some(Arc::new(clock.clone())))
+        .await
+        .unwrap_or_else(|e| panic!("gateway starts: {e}"))
 }
 
 impl Env {
