@@ -50,6 +50,10 @@ pub fn summary(c: &Config) -> String {
         "upstream    {} ({product}), context_path {:?}, identity {mode} via {}\n",
         c.upstream.url, c.upstream.context_path, c.upstream.identity.header
     ));
+    s.push_str(&format!(
+        "credentials Authorization, cookies {}, os_username/os_password and oauth_* parameters\n",
+        c.upstream.carriers.session_cookie_names().join(", ")
+    ));
     let a = &c.auth;
     s.push_str(&format!(
         "auth        {}, api_paths {} rule(s); basic {}, pat {}, native_oauth {}, gateway_tokens {}, session_cookies {}, require_authentication {}\n",
