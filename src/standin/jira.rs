@@ -4,7 +4,9 @@
 //!
 //! Owns: [`JiraStandin`] (start, the record of requests, switches for slow and failing
 //! answers, a signal when the first bytes of a request body arrive), [`JiraOptions`] and the
-//! users it knows ([`StandinUser`]). The answers themselves live in `jira/routes.rs`.
+//! users it knows ([`StandinUser`]). The answers themselves live in `jira/routes.rs`; with
+//! [`JiraOptions::recorder`] it is a plain recording upstream instead (200 `ok` to every
+//! whole request), the one fake product the tests use besides the routed one.
 //!
 //! How it authenticates a request, in this order (as Jira DC with a header authenticator):
 //! the configured identity header (any letter case) naming a known user (and the answer sets
@@ -82,6 +84,10 @@ pub struct JiraOptions {
     pub identity_header: String,
     /// The users it knows.
     pub users: Vec<StandinUser>,
+    /// A plain recording upstream instead of the product's routes: every request that
+    /// arrived whole is answered 200 `ok`, one whose body broke off 400 (the tests' "what
+    /// reached the product" oracle).
+    pub answer_everything: bool,
 }
 
 impl JiraOptions {
@@ -99,6 +105,15 @@ impl JiraOptions {
                 StandinUser::new("admin", &["jira-administrators", "jira-users"])
                     .with_pat(ADMIN_PAT),
             ],
+            answer_everything: false,
+        }
+    }
+
+    /// A plain recording upstream (see [`JiraOptions::answer_everything`]).
+    pub fn recorder() -> Self {
+        JiraOptions {
+            answer_everything: true,
+            ..JiraOptions::jira()
         }
     }
 
@@ -130,6 +145,8 @@ pub struct RecordedRequest {
     pub body: Bytes,
     /// The far end of the connection it came on (authgate's side of an upstream connection).
     pub peer: SocketAddr,
+    /// The body arrived whole (false when the sender gave up mid-body).
+    pub complete: bool,
 }
 
 impl RecordedRequest {
@@ -280,9 +297,11 @@ async fn handle(
     let (parts, mut incoming) = req.into_parts();
     let mut body = BytesMut::new();
     let mut signalled = false;
+    let mut complete = true;
     while let Some(frame) = incoming.frame().await {
         let Ok(frame) = frame else {
             // The client (authgate) gave up mid-body: record what arrived, answer nothing useful.
+            complete = false;
             break;
         };
         if let Ok(data) = frame.into_data() {
@@ -303,8 +322,19 @@ async fn handle(
         headers: parts.headers.clone(),
         body: body.freeze(),
         peer,
+        complete,
     };
     lock(&inner.requests).push(recorded.clone());
+    if inner.options.answer_everything {
+        let (status, text) = if complete {
+            (http::StatusCode::OK, "ok")
+        } else {
+            (http::StatusCode::BAD_REQUEST, "broken")
+        };
+        let mut answer = http::Response::new(crate::body::full(text));
+        *answer.status_mut() = status;
+        return answer;
+    }
     let delay = *lock(&inner.delay);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

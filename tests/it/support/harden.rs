@@ -3,19 +3,15 @@
 //! exactly the bytes a test gives it (no client library normalizes the attack away).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authgate::app::Gateway;
 use authgate::audit::store::MAX_LIMIT;
 use authgate::audit::{AuditEvent, Filter, Store};
 use authgate::clock::SharedClock;
+use authgate::standin::jira::{JiraOptions, JiraStandin};
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use http::HeaderMap;
 use tokio::net::TcpListener;
 
 pub use super::client::RawResponse;
@@ -34,82 +30,48 @@ pub struct Seen {
     pub body: Bytes,
 }
 
-/// A loopback upstream that records every request and answers 200 `ok`.
+/// A loopback upstream that records every request and answers 200 `ok`: the Jira stand-in
+/// as a plain recording upstream (`JiraOptions::recorder`). Only requests whose body arrived
+/// whole count as seen: a request the gateway gave up on never reached the product.
 pub struct Recorder {
     /// Where it listens.
     pub addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    task: tokio::task::JoinHandle<()>,
+    standin: JiraStandin,
 }
 
 impl Recorder {
     /// Binds 127.0.0.1:0 and serves until dropped.
     pub async fn start() -> Recorder {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind recorder");
-        let addr = listener.local_addr().expect("recorder addr");
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let log = Arc::clone(&seen);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let log = Arc::clone(&log);
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<Incoming>| {
-                        let log = Arc::clone(&log);
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            // Only complete requests are recorded: a body that breaks off
-                            // (the gateway gave up on it) never reached the product whole.
-                            let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
-                                let mut resp =
-                                    Response::new(Full::new(Bytes::from_static(b"broken")));
-                                *resp.status_mut() = http::StatusCode::BAD_REQUEST;
-                                return Ok::<_, std::convert::Infallible>(resp);
-                            };
-                            log.lock().expect("recorder lock").push(Seen {
-                                method: parts.method.to_string(),
-                                target: parts
-                                    .uri
-                                    .path_and_query()
-                                    .map(|p| p.as_str().to_string())
-                                    .unwrap_or_default(),
-                                headers: parts.headers,
-                                body,
-                            });
-                            Ok::<_, std::convert::Infallible>(Response::new(Full::new(
-                                Bytes::from_static(b"ok"),
-                            )))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
-        Recorder { addr, seen, task }
+        let standin = JiraStandin::start(JiraOptions::recorder()).await;
+        Recorder {
+            addr: standin.addr,
+            standin,
+        }
     }
 
     /// `http://127.0.0.1:port`
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.standin.url()
     }
 
-    /// Every request so far.
+    /// Every complete request so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().expect("recorder lock").clone()
+        self.standin
+            .requests()
+            .into_iter()
+            .filter(|r| r.complete)
+            .map(|r| Seen {
+                method: r.method.to_string(),
+                target: r.target,
+                headers: r.headers,
+                body: r.body,
+            })
+            .collect()
     }
 
     /// Forgets what was seen.
     pub fn clear(&self) {
-        self.seen.lock().expect("recorder lock").clear();
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.standin.clear();
     }
 }
 
