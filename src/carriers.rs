@@ -199,10 +199,14 @@ impl Carriers {
 /// True when `name` (decoded) is a credential parameter: `os_username`, `os_password`,
 /// `oauth_*` or `xoauth_requestor_id`.
 fn param_kind(name: &str) -> Option<ParamKind> {
-    let n = name.to_ascii_lowercase();
-    if n == "os_username" || n == "os_password" {
+    let is = |want: &str| name.eq_ignore_ascii_case(want);
+    let starts = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+    };
+    if is("os_username") || is("os_password") {
         Some(ParamKind::Basic)
-    } else if n.starts_with("oauth_") || n == "xoauth_requestor_id" {
+    } else if starts("oauth_") || is("xoauth_requestor_id") {
         Some(ParamKind::OAuth)
     } else {
         None
@@ -239,6 +243,10 @@ pub fn scan_params(raw: &str, into: &mut Params) {
     let mut names: Vec<String> = Vec::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // Most names are plain and cannot be a credential: no decoding (no allocation) then.
+        if !k.contains(['%', '+']) && param_kind(k).is_none() {
+            continue;
+        }
         let name = decode_component(k);
         let Some(kind) = param_kind(&name) else {
             continue;
