@@ -83,7 +83,7 @@ pub enum Form {
 
 /// Reads `body` up to `limit` bytes. Returns what was read ([`Form::TooLarge`] past the
 /// limit) and the body to forward (the same bytes, then the rest when there is more).
-pub async fn read_form(mut body: Body, limit: usize) -> Result<(Form, Body), BodyError> {
+pub async fn read_limited(mut body: Body, limit: usize) -> Result<(Form, Body), BodyError> {
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame?;
@@ -125,7 +125,7 @@ impl RequestBody {
             return Ok(());
         }
         let body = std::mem::replace(&mut self.body, empty());
-        let (form, body) = read_form(body, FORM_READ_LIMIT).await.map_err(|e| {
+        let (form, body) = read_limited(body, FORM_READ_LIMIT).await.map_err(|e| {
             if crate::proxy::body_too_large(e.as_ref()) {
                 Rejection::new(Reason::BodyTooLarge)
             } else {

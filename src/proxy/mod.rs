@@ -253,11 +253,12 @@ impl Upstream {
                 Rejection::new(Reason::UpstreamUnreachable)
             }
         })?;
-        let query = match parts.uri.query() {
+        // Borrowed unless credential parameters had to come out (no copy on the usual path).
+        let query: Option<std::borrow::Cow<'_, str>> = match parts.uri.query() {
             Some(q) if authenticated && crate::carriers::has_credential_params(q) => {
-                crate::carriers::strip_params(q)
+                crate::carriers::strip_params(q).map(Into::into)
             }
-            q => q.map(str::to_string),
+            q => q.map(Into::into),
         };
         let path_and_query = match query {
             Some(q) => format!("{}?{q}", ctx.path),

@@ -54,7 +54,7 @@ pub async fn serve(
 }
 
 async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
-    match crate::body::read_form(body, crate::pipeline::reserved::MAX_BODY_BYTES).await {
+    match crate::body::read_limited(body, crate::pipeline::reserved::MAX_BODY_BYTES).await {
         Ok((crate::body::Form::Read(bytes), _)) => Ok(bytes),
         Ok(_) => Err(Rejection::new(Reason::BodyTooLarge)),
         Err(e) if crate::proxy::body_too_large(&*e) => Err(Rejection::new(Reason::BodyTooLarge)),

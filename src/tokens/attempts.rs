@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::principal::name_key;
+
 /// Failed Basic attempts one username may make per [`ATTEMPT_WINDOW`].
 pub const MAX_FAILURES_PER_USER: u32 = 5;
 /// Failed Basic attempts one client IP may make per [`ATTEMPT_WINDOW`].
@@ -40,7 +42,7 @@ impl AttemptLimiter {
         let count = |c: &moka::sync::Cache<String, Arc<AtomicU32>>, k: &str| {
             c.get(k).map_or(0, |n| n.load(Ordering::Relaxed))
         };
-        count(&self.by_user, &user.to_lowercase()) >= MAX_FAILURES_PER_USER
+        count(&self.by_user, &name_key(user)) >= MAX_FAILURES_PER_USER
             || count(&self.by_ip, ip) >= MAX_FAILURES_PER_IP
     }
 
@@ -48,7 +50,7 @@ impl AttemptLimiter {
     pub fn failed(&self, user: &str, ip: &str) {
         // Usernames are case-insensitive in Jira and Confluence.
         for (c, k) in [
-            (&self.by_user, user.to_lowercase()),
+            (&self.by_user, name_key(user)),
             (&self.by_ip, ip.to_string()),
         ] {
             c.get_with(k, || Arc::new(AtomicU32::new(0)))

@@ -41,6 +41,31 @@ async fn row_of(t: &TestGateway, request_id: &str) -> AuditEvent {
     mine.into_iter().next().expect("one row")
 }
 
+/// Waits (at most 10 s) until the product has received a request.
+async fn wait_until_forwarded(t: &TestGateway) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while t.jira.requests().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never forwarded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (at most 10 s) for the audit row of `request_id`, written however the request ended.
+async fn wait_for_row(t: &TestGateway, request_id: &str) -> AuditEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(r) = rows(t)
+            .await
+            .into_iter()
+            .find(|e| e.request_id == request_id)
+        {
+            return r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no audit row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_read_only_user_cannot_mint_a_writable_gateway_token_and_tokens_carry_their_groups() {
     let t = Setup::jira().with(READ_ONLY).start().await;
@@ -207,25 +232,9 @@ async fn a_client_that_goes_away_while_the_product_works_still_leaves_an_audit_r
     );
     s.write_all(req.as_bytes()).await.expect("send");
     // Wait until the product has the request, then hang up.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while t.jira.requests().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_forwarded(&t).await;
     drop(s);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let row = loop {
-        let mine: Vec<_> = rows(&t)
-            .await
-            .into_iter()
-            .filter(|e| e.request_id == rid)
-            .collect();
-        if let Some(r) = mine.into_iter().next() {
-            break r;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no audit row");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let row = wait_for_row(&t, rid).await;
     assert_eq!(
         (row.status, row.reason.as_str(), row.username.as_deref()),
         (499, "client_closed", Some("alice"))
@@ -252,24 +261,9 @@ async fn an_http2_stream_reset_while_the_product_works_still_leaves_an_audit_row
         .body(())
         .expect("request");
     let (_resp, mut stream) = ready.send_request(req, true).expect("send");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while t.jira.requests().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never forwarded");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until_forwarded(&t).await;
     stream.send_reset(h2::Reason::CANCEL);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let row = loop {
-        if let Some(r) = rows(&t)
-            .await
-            .into_iter()
-            .find(|e| e.request_id == "reset-before-the-answer")
-        {
-            break r;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no audit row");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let row = wait_for_row(&t, "reset-before-the-answer").await;
     assert_eq!(
         (row.status, row.reason.as_str(), row.decision.as_str()),
         (499, "client_closed", "allow")
