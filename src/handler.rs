@@ -13,12 +13,13 @@ use hyper::body::Incoming;
 
 use crate::audit::{AuditEvent, Verdict};
 use crate::body::{Body, BodyError, Form, RequestBody};
-use crate::config::{Config, IdentityMode, Product};
+use crate::config::{Config, Product};
 use crate::headers::Caller;
 use crate::pipeline::{self, Handoff, Outcome, RequestCtx};
 use crate::proxy::{request_body, ForwardRequest, Pinned};
 use crate::reject::{ErrorShape, Reason, Rejection};
 use crate::state::AppState;
+use crate::upstream_identity::UpstreamIdentity;
 
 /// Serves one request on `listen`. Never fails: every fault is an answer in the product's
 /// error shape.
@@ -53,6 +54,7 @@ pub async fn handle(
     };
     let (parts, incoming) = req.into_parts();
     let body = request_body(incoming, cfg.server.max_body_bytes);
+    let clock = std::sync::Arc::clone(&finish.state.shared.clock);
     let ctx = &mut finish.ctx;
 
     let work = async {
@@ -79,7 +81,7 @@ pub async fn handle(
                 // non-API paths): a client that goes away now is audited as `allow`.
                 ctx.forwarded = true;
                 let peer_trusted = cfg.ip.is_trusted_peer(peer.ip());
-                let caller = forward_caller(&handoff, &cfg, ctx.is_api);
+                let caller = forward_caller(&handoff, &cfg, &rt.identity, ctx.is_api);
                 let (body, form) = body.into_parts();
                 rt.upstream
                     .forward(
@@ -95,8 +97,9 @@ pub async fn handle(
                                 Form::Read(b) => Some(b),
                                 Form::None | Form::TooLarge => None,
                             },
+                            now: clock.now(),
                         },
-                        &cfg.upstream.identity,
+                        &rt.identity,
                         &cfg.upstream.carriers,
                     )
                     .await
@@ -148,14 +151,16 @@ pub async fn handle(
 
 /// What the rewrite towards the product does with the caller's credentials (see
 /// `headers::Caller`).
-fn forward_caller<'a>(handoff: &'a Handoff, cfg: &'a Config, is_api: bool) -> Caller<'a> {
+fn forward_caller<'a>(
+    handoff: &'a Handoff,
+    cfg: &'a Config,
+    identity: &'a UpstreamIdentity,
+    is_api: bool,
+) -> Caller<'a> {
     match handoff {
         Handoff::Authenticated(p) => Caller::Authenticated {
             username: p.principal().username(),
-            service_account: match &cfg.upstream.identity.mode {
-                IdentityMode::ServiceAccount(auth) => Some(auth.expose()),
-                IdentityMode::Header => None,
-            },
+            identity,
         },
         // Jira prefers a valid session over Basic or a PAT, so with session cookies off they
         // go from every checked API call, not only anonymous ones (bypass keeps the client's

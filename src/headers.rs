@@ -9,6 +9,7 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::carriers::Carriers;
+use crate::upstream_identity::UpstreamIdentity;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones), parsed once.
 const HOP_BY_HOP: [HeaderName; 9] = [
@@ -135,13 +136,15 @@ pub enum Caller<'a> {
     /// Anonymous or pass-through with `allow_session_cookies = false`: the product's
     /// session cookies go, nothing else changes.
     StripSessionCookies,
-    /// Authenticated by authgate: `Authorization` and session cookies go, the identity
-    /// header names `username`; with a service account, `Authorization` is set to it.
+    /// Authenticated by authgate: `Authorization` and session cookies go; in `header` and
+    /// `service_account` mode the identity header names `username` (and `Authorization` is
+    /// the service account's); in `oauth1` mode the signature is added by the forwarder,
+    /// which owns the query.
     Authenticated {
         /// The principal's username.
         username: &'a str,
-        /// `service_account` mode: the whole `Authorization` value for the product.
-        service_account: Option<&'a str>,
+        /// The runtime's identity hand-off.
+        identity: &'a UpstreamIdentity,
     },
 }
 
@@ -165,8 +168,6 @@ pub struct Origin<'a> {
 pub enum RewriteError {
     /// The username is not a valid header value.
     UsernameInvalid,
-    /// The service-account value is not a valid header value.
-    ServiceAccountInvalid,
 }
 
 /// The whole request-head rewrite towards the product, in order: `Host` is taken out (it
@@ -199,18 +200,21 @@ pub fn rewrite_request(
         Caller::StripSessionCookies => carriers.strip_cookies(headers, true),
         Caller::Authenticated {
             username,
-            service_account,
+            identity: hand_off,
         } => {
             headers.remove(header::AUTHORIZATION);
             carriers.strip_cookies(headers, true);
-            let user =
-                HeaderValue::from_str(username).map_err(|_| RewriteError::UsernameInvalid)?;
-            if let Some(auth) = service_account {
-                let v =
-                    HeaderValue::from_str(auth).map_err(|_| RewriteError::ServiceAccountInvalid)?;
-                headers.insert(header::AUTHORIZATION, v);
+            match hand_off {
+                UpstreamIdentity::Header { authorization, .. } => {
+                    let user = HeaderValue::from_str(username)
+                        .map_err(|_| RewriteError::UsernameInvalid)?;
+                    if let Some(auth) = authorization {
+                        headers.insert(header::AUTHORIZATION, auth.clone());
+                    }
+                    headers.insert(identity.clone(), user);
+                }
+                UpstreamIdentity::OAuth1 { .. } => {}
             }
-            headers.insert(identity.clone(), user);
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! - `server`       — listeners, connection cap, HTTP/1 + HTTP/2, graceful shutdown.
 //! - `handler`      — one client request: pipeline, then forward or reject, then log + audit
 //!   (the whole process is `app::Gateway`).
+//! - `upstream_identity` — how an authenticated user is handed to the product (`[upstream.identity]`).
 //! - `pipeline`     — the ordered stages: `path`, reserved, `ip_filter`, `scope`,
 //!   `credential`, authn, `authz`, `rate_limit`.
 //! - `request`      — the request types every layer shares (`RequestCtx`, `Credential`…),
@@ -18,6 +19,8 @@
 //! - `passthrough`  — identity of PAT / Basic / cookie callers, learnt from the product.
 //! - `proxy`        — the upstream connections (pinned to client connections, `proxy::pinned`)
 //!   and forwarding; `headers` — the header rewrite.
+//! - `oauth1`       — the `oauth1` identity hand-off: 2-legged OAuth 1.0a signing as an
+//!   application link (base string, key, the product's refusals).
 //! - `reject`       — the only place that maps a rejection to status, body and headers.
 //! - `audit`        — audit events, the writer, the stores.
 //! - `admin`        — `/healthz`, `/readyz`, `/metrics`, `/admin/*`.
@@ -46,6 +49,7 @@ pub mod handler;
 pub mod headers;
 pub mod logging;
 pub mod metrics;
+pub mod oauth1;
 pub mod passthrough;
 pub mod pipeline;
 pub mod principal;
@@ -57,3 +61,4 @@ pub mod server;
 pub mod standin;
 pub mod state;
 pub mod tokens;
+pub mod upstream_identity;

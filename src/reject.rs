@@ -58,6 +58,8 @@ pub enum Reason {
     HeadersTooLarge,
     RateLimited,
     UpstreamUnreachable,
+    /// The product refused the identity authgate handed over (`oauth1`: a signed request).
+    UpstreamIdentityRejected,
     IdpUnavailable,
     GroupsUnavailable,
     UpstreamTimeout,
@@ -86,7 +88,7 @@ impl Reason {
             TargetTooLong => StatusCode::URI_TOO_LONG,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            UpstreamUnreachable | UpstreamIdentityRejected => StatusCode::BAD_GATEWAY,
             IdpUnavailable | GroupsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -131,6 +133,7 @@ impl Reason {
             HeadersTooLarge => "headers_too_large",
             RateLimited => "rate_limited",
             UpstreamUnreachable => "upstream_unreachable",
+            UpstreamIdentityRejected => "upstream_identity_rejected",
             IdpUnavailable => "idp_unavailable",
             GroupsUnavailable => "groups_unavailable",
             UpstreamTimeout => "upstream_timeout",
@@ -179,6 +182,7 @@ impl Reason {
             HeadersTooLarge => "The request headers are too large.",
             RateLimited => "Rate limit exceeded.",
             UpstreamUnreachable => "The service is unreachable.",
+            UpstreamIdentityRejected => "The service refused the identity the gateway handed over.",
             IdpUnavailable => "The identity provider is unavailable.",
             GroupsUnavailable => "Group membership could not be determined.",
             UpstreamTimeout => "The service did not answer in time.",

@@ -18,6 +18,7 @@ use crate::pipeline::authz::Authz;
 use crate::pipeline::rate_limit::RateLimiter;
 use crate::proxy::Upstream;
 use crate::tokens::GatewayTokens;
+use crate::upstream_identity::UpstreamIdentity;
 
 /// Everything built from one config; swapped whole on reload.
 #[derive(Debug)]
@@ -40,6 +41,8 @@ pub struct Runtime {
     pub upstream: Upstream,
     /// The product's "who am I" and group endpoints (for `/_authgate` Basic callers).
     pub product: ProductClient,
+    /// How an authenticated user is handed to the product (`[upstream.identity]`).
+    pub identity: Arc<UpstreamIdentity>,
 }
 
 /// Why a runtime could not be built.
@@ -51,6 +54,9 @@ pub enum BuildError {
     /// The upstream client could not be set up.
     #[error("upstream: {0}")]
     Upstream(String),
+    /// The identity hand-off could not be set up (the `oauth1` key).
+    #[error("{0}")]
+    UpstreamIdentity(#[from] crate::upstream_identity::UpstreamIdentityError),
 }
 
 /// What outlives reloads.
@@ -92,6 +98,7 @@ impl Runtime {
         shared: &Shared,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, BuildError> {
+        let identity_handoff = Arc::new(UpstreamIdentity::new(&config.upstream.identity)?);
         let authn = Authenticators::build(
             &config,
             crate::authn::Deps {
@@ -125,7 +132,11 @@ impl Runtime {
             },
             groups: Groups::new(
                 &config,
-                &shared.http,
+                crate::groups::Lookups {
+                    http: &shared.http,
+                    identity_handoff: &identity_handoff,
+                    clock: &shared.clock,
+                },
                 &shared.metrics,
                 previous.map(|p| &p.groups),
             ),
@@ -139,6 +150,7 @@ impl Runtime {
             limiter,
             upstream,
             product: ProductClient::new(&config.upstream, &shared.http),
+            identity: identity_handoff,
             config,
         })
     }

@@ -11,6 +11,16 @@ use crate::config::{Config, DatabaseKind, GroupSource, IdentityMode, Product, Pr
 pub fn check_config(path: &Path) -> Result<ExitCode> {
     match crate::config::load(path) {
         Ok(cfg) => {
+            // The one file the pure check does not read: the oauth1 key (permissions, size).
+            if let IdentityMode::OAuth1(o) = &cfg.upstream.identity.mode {
+                if let Err(e) = crate::oauth1::key::load(&o.private_key_file) {
+                    eprintln!(
+                        "authgate: config file {}: upstream.identity.private_key_file: {e}",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            }
             print!("{}", summary(&cfg));
             Ok(ExitCode::SUCCESS)
         }
@@ -38,17 +48,25 @@ pub fn summary(c: &Config) -> String {
         on(c.server.admin_token.is_some()),
         humantime::format_duration(c.server.request_timeout),
     ));
-    let mode = match c.upstream.identity.mode {
-        IdentityMode::Header => "header",
-        IdentityMode::ServiceAccount(_) => "service_account",
+    let mode = match &c.upstream.identity.mode {
+        IdentityMode::Header => format!("header via {}", c.upstream.identity.header),
+        IdentityMode::ServiceAccount(_) => {
+            format!("service_account via {}", c.upstream.identity.header)
+        }
+        IdentityMode::OAuth1(o) => format!(
+            "oauth1 as consumer {:?}, signed for {}, key {}",
+            o.consumer_key,
+            o.base_url,
+            o.private_key_file.display()
+        ),
     };
     let product = match c.upstream.product {
         Product::Jira => "jira",
         Product::Confluence => "confluence",
     };
     s.push_str(&format!(
-        "upstream    {} ({product}), context_path {:?}, identity {mode} via {}\n",
-        c.upstream.url, c.upstream.context_path, c.upstream.identity.header
+        "upstream    {} ({product}), context_path {:?}, identity {mode}\n",
+        c.upstream.url, c.upstream.context_path
     ));
     s.push_str(&format!(
         "credentials Authorization, cookies {}, os_username/os_password and oauth_* parameters\n",

@@ -8,15 +8,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use http::HeaderName;
-
 use super::raw::*;
 use super::*;
 
+mod identity;
 mod policy;
 mod providers;
 
 use crate::rules::RuleSet;
+use identity::check_identity;
 use policy::*;
 use providers::check_providers;
 
@@ -25,7 +25,7 @@ pub fn check(raw: &RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let mut e = ConfigErrors::default();
     let mut warnings = Vec::new();
     let server = check_server(&raw.server, base_dir, &mut e);
-    let upstream = check_upstream(&raw.upstream, &mut e, &mut warnings);
+    let upstream = check_upstream(&raw.upstream, base_dir, &mut e, &mut warnings);
     let auth = check_auth(&raw.auth, &mut e);
     let providers = check_providers(&raw.providers, base_dir, &mut e, &mut warnings);
     let groups = check_groups(&raw.groups, &mut e);
@@ -203,6 +203,7 @@ fn check_server(r: &RawServer, base: &Path, e: &mut ConfigErrors) -> Option<Serv
 
 fn check_upstream(
     r: &RawUpstream,
+    base: &Path,
     e: &mut ConfigErrors,
     warnings: &mut Vec<String>,
 ) -> Option<UpstreamSettings> {
@@ -272,71 +273,7 @@ fn check_upstream(
     }
     let connect_timeout = e.positive_duration("upstream.connect_timeout", &r.connect_timeout);
     let timeout = e.positive_duration("upstream.timeout", &r.timeout);
-    let header = match HeaderName::from_bytes(r.identity.header.as_bytes()) {
-        Ok(h) => Some(h),
-        Err(_) => {
-            e.push(
-                "upstream.identity.header",
-                format!("`{}` is not a valid header name", r.identity.header),
-            );
-            None
-        }
-    };
-    if let Some(h) = &header {
-        if is_reserved_header(h) {
-            e.push(
-                "upstream.identity.header",
-                format!("`{h}` is a header authgate or HTTP itself manages; pick a dedicated one such as X-Forwarded-User"),
-            );
-        }
-    }
-    let mode = match (r.identity.mode.as_str(), &r.identity.authorization) {
-        ("header", None) => Some(IdentityMode::Header),
-        ("header", Some(_)) => {
-            e.push(
-                "upstream.identity.authorization",
-                "applies only to mode = \"service_account\"; remove it or change the mode",
-            );
-            None
-        }
-        ("service_account", Some(a)) if !a.trim().is_empty() => {
-            if http::HeaderValue::from_str(a).is_err() {
-                e.push(
-                    "upstream.identity.authorization",
-                    "is not a valid header value",
-                );
-                None
-            } else {
-                Some(IdentityMode::ServiceAccount(Secret::new(a.clone())))
-            }
-        }
-        ("service_account", _) => {
-            e.push(
-                "upstream.identity.authorization",
-                "is required for mode = \"service_account\" (a whole Authorization value, e.g. \"Basic …\")",
-            );
-            None
-        }
-        (other, _) => {
-            e.push(
-                "upstream.identity.mode",
-                format!("`{other}` is not a mode; use \"header\" or \"service_account\""),
-            );
-            None
-        }
-    };
-    if let (Some(u), Some(IdentityMode::Header)) = (&url, &mode) {
-        let host = u
-            .host()
-            .unwrap_or("")
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        if !is_loopback_host(host) {
-            warnings.push(format!(
-                "upstream.identity.mode = \"header\" with upstream {host}: the product trusts the identity header, so it must be reachable only through authgate (firewall it)"
-            ));
-        }
-    }
+    let identity = check_identity(&r.identity, url.as_ref(), base, e, warnings);
     if e.0.len() > n {
         return None;
     }
@@ -353,34 +290,12 @@ fn check_upstream(
             },
             &r.session_cookies,
         ),
-        identity: IdentitySettings {
-            mode: mode?,
-            header: header?,
-        },
+        identity: identity?,
     })
 }
 
 fn is_plain_path_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// Headers that may never be the identity header.
-fn is_reserved_header(h: &HeaderName) -> bool {
-    matches!(
-        h.as_str(),
-        "authorization"
-            | "cookie"
-            | "host"
-            | "connection"
-            | "content-length"
-            | "transfer-encoding"
-            | "x-forwarded-for"
-            | "x-forwarded-proto"
-            | "x-forwarded-host"
-            | "x-request-id"
-            | "te"
-            | "upgrade"
-    )
 }
 
 fn rules(path: &str, patterns: &[String], e: &mut ConfigErrors) -> Option<RuleSet> {
@@ -411,7 +326,7 @@ fn check_auth(r: &RawAuth, e: &mut ConfigErrors) -> Option<AuthSwitches> {
 }
 
 /// `localhost` or a loopback address (brackets already removed).
-fn is_loopback_host(host: &str) -> bool {
+pub(super) fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<IpAddr>()

@@ -114,18 +114,33 @@ pub struct UpstreamSettings {
 }
 
 /// How the authenticated user is handed to the product (docs/http.md#what-reaches-the-product).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityMode {
     /// The identity header carries the username; the product trusts it.
     Header,
     /// `Authorization` is replaced by this value; the identity header still names the user.
     ServiceAccount(Secret),
+    /// 2-legged OAuth 1.0a with user impersonation, signed as an application link
+    /// (`oauth1`); no identity header is sent.
+    OAuth1(OAuth1Settings),
+}
+
+/// `mode = "oauth1"` settings (docs/oauth1.md). The key file is read when the runtime is
+/// built (and by `check-config`), not by the pure check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuth1Settings {
+    /// The link's consumer key.
+    pub consumer_key: String,
+    /// The RSA private key (PEM).
+    pub private_key_file: PathBuf,
+    /// `scheme://host[:port]` in its signature form (lower case, no default port).
+    pub base_url: String,
 }
 
 /// `[upstream.identity]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentitySettings {
-    /// Header or service account.
+    /// Header, service account or oauth1.
     pub mode: IdentityMode,
     /// The identity header name (lower-cased).
     pub header: HeaderName,

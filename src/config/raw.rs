@@ -148,12 +148,18 @@ impl Default for RawUpstream {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIdentity {
-    /// `"header"` (default) or `"service_account"`.
+    /// `"header"` (default), `"service_account"` or `"oauth1"`.
     pub mode: String,
     /// Identity header name. Default [`DEFAULT_IDENTITY_HEADER`].
     pub header: String,
     /// service_account mode: the whole `Authorization` value sent to the product.
     pub authorization: Option<String>,
+    /// oauth1 mode: the application link's consumer key.
+    pub consumer_key: Option<String>,
+    /// oauth1 mode: the RSA private key (PEM), relative to the config file.
+    pub private_key_file: Option<String>,
+    /// oauth1 mode: the product's own URL, `scheme://host[:port]`. Default: `upstream.url`.
+    pub base_url: Option<String>,
 }
 
 impl Default for RawIdentity {
@@ -162,6 +168,9 @@ impl Default for RawIdentity {
             mode: s("header"),
             header: s(DEFAULT_IDENTITY_HEADER),
             authorization: None,
+            consumer_key: None,
+            private_key_file: None,
+            base_url: None,
         }
     }
 }

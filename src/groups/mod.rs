@@ -2,8 +2,9 @@
 //!
 //! Owns: [`Groups`]: `claim` keeps the principal's groups (from the token), `static` reads
 //! `[groups.static]`, `upstream` asks the product ([`product::ProductClient::user_groups`])
-//! with the identity hand-off (the identity header naming the user; in `service_account`
-//! mode also the service account's `Authorization`). Product answers are cached per user for
+//! as the user, through the identity hand-off (`upstream_identity`: the identity header, with the
+//! service account's `Authorization` in `service_account` mode, or a request signed for the
+//! user in `oauth1` mode). Product answers are cached per user for
 //! `groups.cache_ttl` in a bounded moka cache with one lookup in flight per user; a failed
 //! lookup is not cached and is 503 `groups_unavailable`, never "no groups" and never "all
 //! groups". Pass-through callers get their groups from `passthrough` instead.
@@ -12,13 +13,14 @@ pub mod product;
 
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderValue};
 use moka::future::Cache;
 
-use crate::config::{Config, GroupSource, IdentityMode};
+use crate::clock::SharedClock;
+use crate::config::{Config, GroupSource, IdentitySettings};
 use crate::metrics::Metrics;
 use crate::principal::Principal;
 use crate::reject::{Reason, Rejection};
+use crate::upstream_identity::UpstreamIdentity;
 
 pub use product::{Identity, LookupError, ProductClient};
 
@@ -41,9 +43,11 @@ enum Source {
 #[derive(Debug)]
 struct Upstream {
     client: ProductClient,
-    /// Added to every lookup besides the identity header (service-account mode).
-    authorization: Option<HeaderValue>,
-    identity_header: http::HeaderName,
+    /// How the lookup is handed over as the user (as a forwarded request is).
+    identity_handoff: Arc<UpstreamIdentity>,
+    /// The settings `identity_handoff` was built from (a reload keeps the cache when they match).
+    identity: IdentitySettings,
+    clock: SharedClock,
     cache: Cache<String, Arc<Vec<String>>>,
     ttl: std::time::Duration,
     metrics: Arc<Metrics>,
@@ -54,34 +58,26 @@ impl Groups {
     /// `previous` (the runtime before a reload) is kept when the lookups are unchanged.
     pub fn new(
         config: &Config,
-        http: &reqwest::Client,
+        lookups: Lookups<'_>,
         metrics: &Arc<Metrics>,
         previous: Option<&Groups>,
     ) -> Self {
+        let Lookups {
+            http,
+            identity_handoff,
+            clock,
+        } = lookups;
         let source = match &config.groups.source {
             GroupSource::Claim => Source::Claim,
             GroupSource::Static(map) => Source::Static(map.clone()),
             GroupSource::Upstream => {
-                let id = &config.upstream.identity;
-                let authorization = match &id.mode {
-                    IdentityMode::Header => None,
-                    // Checked at config time; a value that is not a header value sends none
-                    // and the product refuses, which is a lookup failure (503).
-                    IdentityMode::ServiceAccount(s) => {
-                        HeaderValue::from_str(s.expose()).ok().map(|mut v| {
-                            v.set_sensitive(true);
-                            v
-                        })
-                    }
-                };
                 let client = ProductClient::new(&config.upstream, http);
                 let ttl = config.groups.cache_ttl;
                 let kept = match previous.map(|p| &p.source) {
                     Some(Source::Upstream(u))
                         if u.ttl == ttl
                             && u.client.same_target(&client)
-                            && u.identity_header == id.header
-                            && u.authorization == authorization =>
+                            && config.upstream.identity == u.identity =>
                     {
                         Some(u.cache.clone())
                     }
@@ -89,8 +85,9 @@ impl Groups {
                 };
                 Source::Upstream(Box::new(Upstream {
                     client,
-                    authorization,
-                    identity_header: id.header.clone(),
+                    identity_handoff: Arc::clone(identity_handoff),
+                    identity: config.upstream.identity.clone(),
+                    clock: clock.clone(),
                     cache: kept.unwrap_or_else(|| {
                         Cache::builder()
                             .max_capacity(MAX_CACHED_USERS)
@@ -136,31 +133,38 @@ impl Groups {
 
 impl Upstream {
     async fn lookup(&self, username: &str) -> Result<Arc<Vec<String>>, Rejection> {
-        let user = HeaderValue::from_str(username).map_err(|_| {
-            Rejection::new(Reason::UsernameInvalid).detail("username is not a header value")
-        })?;
-        let mut headers = HeaderMap::new();
-        headers.insert(self.identity_header.clone(), user);
-        if let Some(a) = &self.authorization {
-            headers.insert(http::header::AUTHORIZATION, a.clone());
-        }
         let entry = self
             .cache
             .entry_by_ref(username)
             .or_try_insert_with(async {
                 self.client
-                    .user_groups(username, &headers)
+                    .user_groups(username, &self.identity_handoff, self.clock.now())
                     .await
                     .map(Arc::new)
             })
             .await
-            .map_err(|e| {
-                Rejection::new(Reason::GroupsUnavailable)
-                    .detail(format!("groups of `{}`: {e}", username.escape_default()))
+            .map_err(|e| match e.as_ref() {
+                LookupError::OAuthProblem(p) => crate::oauth1::problem::rejection(
+                    p,
+                    &format!("groups of `{}`", username.escape_default()),
+                ),
+                _ => Rejection::new(Reason::GroupsUnavailable)
+                    .detail(format!("groups of `{}`: {e}", username.escape_default())),
             })?;
         self.metrics.cache("groups", !entry.is_fresh());
         Ok(entry.into_value())
     }
+}
+
+/// What the upstream source asks the product with.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookups<'a> {
+    /// The shared no-redirect client.
+    pub http: &'a reqwest::Client,
+    /// The runtime's identity hand-off.
+    pub identity_handoff: &'a Arc<UpstreamIdentity>,
+    /// Signing time.
+    pub clock: &'a SharedClock,
 }
 
 #[cfg(test)]

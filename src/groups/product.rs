@@ -9,13 +9,14 @@
 //! paged `/rest/api/user/memberof?username=…&start=&limit=`. Answers are read up to 1 MiB;
 //! the shared client follows no redirect. The caller decides which headers go along.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
 
 use crate::config::{Product, UpstreamSettings};
+use crate::upstream_identity::UpstreamIdentity;
 
 /// Largest answer read from the product.
 const MAX_BODY: usize = 1 << 20;
@@ -35,6 +36,9 @@ pub enum LookupError {
     /// No usable answer: unreachable, timeout, 5xx, redirect, unexpected status or shape.
     #[error("{0}")]
     Unavailable(String),
+    /// The product refused a request authgate signed (`oauth1`): its `oauth_problem`.
+    #[error("the product refused the signed request: oauth_problem={0}")]
+    OAuthProblem(String),
 }
 
 /// A user and their groups, as the product reports them.
@@ -50,7 +54,10 @@ pub struct Identity {
 #[derive(Debug, Clone)]
 pub struct ProductClient {
     http: reqwest::Client,
+    /// `upstream.url` + context path.
     base: String,
+    /// The context path alone (part of the path a signature covers).
+    context_path: String,
     product: Product,
     timeout: Duration,
 }
@@ -63,6 +70,7 @@ impl ProductClient {
         ProductClient {
             http: http.clone(),
             base: format!("{scheme}://{authority}{}", upstream.context_path),
+            context_path: upstream.context_path.clone(),
             product: upstream.product,
             timeout: upstream.timeout.min(MAX_TIMEOUT),
         }
@@ -74,19 +82,27 @@ impl ProductClient {
         self.base == other.base && self.product == other.product
     }
 
-    /// Groups of `username`, asked with `headers` (the identity hand-off).
+    /// Groups of `username`, asked as that user through `identity_handoff` (the identity header, the
+    /// service account, or a request signed for the user).
     pub async fn user_groups(
         &self,
         username: &str,
-        headers: &HeaderMap,
+        identity_handoff: &UpstreamIdentity,
+        now: SystemTime,
     ) -> Result<Vec<String>, LookupError> {
-        let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
+        let user = utf8_percent_encode(username, NON_ALPHANUMERIC).to_string();
+        let ask = Ask::As {
+            identity_handoff,
+            user: username,
+            now,
+        };
         match self.product {
             Product::Jira => {
                 let v = self
                     .get(
-                        &format!("/rest/api/2/user?username={user}&expand=groups"),
-                        headers,
+                        "/rest/api/2/user",
+                        &format!("username={user}&expand=groups"),
+                        &ask,
                         false,
                     )
                     .await?;
@@ -101,21 +117,37 @@ impl ProductClient {
                 }
                 jira_groups(&v)
             }
-            Product::Confluence => self.memberof(username, headers, "").await,
+            Product::Confluence => self.memberof(username, &ask).await,
         }
+    }
+
+    /// Who the product sees when asked as `user` through `identity_handoff` (`check-upstream`): the
+    /// "who am I" endpoint, handed over as a forwarded request would be.
+    pub async fn whoami_as(
+        &self,
+        user: &str,
+        identity_handoff: &UpstreamIdentity,
+        now: SystemTime,
+    ) -> Result<Identity, LookupError> {
+        self.whoami_with(&Ask::As {
+            identity_handoff,
+            user,
+            now,
+        })
+        .await
     }
 
     /// Who the holder of the credential in `headers` (and in `params`, credential
     /// parameters such as `os_username=…&os_password=…`, empty for none) is, with their groups.
     pub async fn whoami(&self, headers: &HeaderMap, params: &str) -> Result<Identity, LookupError> {
+        self.whoami_with(&Ask::With { headers, params }).await
+    }
+
+    async fn whoami_with(&self, ask: &Ask<'_>) -> Result<Identity, LookupError> {
         match self.product {
             Product::Jira => {
                 let v = self
-                    .get(
-                        &with_params("/rest/api/2/myself?expand=groups", params),
-                        headers,
-                        true,
-                    )
+                    .get("/rest/api/2/myself", "expand=groups", ask, true)
                     .await?;
                 let username = name_of(&v, "name")?;
                 Ok(Identity {
@@ -124,43 +156,28 @@ impl ProductClient {
                 })
             }
             Product::Confluence => {
-                let v = self
-                    .get(
-                        &with_params("/rest/api/user/current", params),
-                        headers,
-                        true,
-                    )
-                    .await?;
+                let v = self.get("/rest/api/user/current", "", ask, true).await?;
                 if v.get("type").and_then(Value::as_str) == Some("anonymous") {
                     // Confluence answers 200 for anonymous callers: the credential did not count.
                     return Err(LookupError::Rejected(200));
                 }
                 let username = name_of(&v, "username")?;
-                let groups = self.memberof(&username, headers, params).await?;
+                let groups = self.memberof(&username, ask).await?;
                 Ok(Identity { username, groups })
             }
         }
     }
 
-    async fn memberof(
-        &self,
-        username: &str,
-        headers: &HeaderMap,
-        params: &str,
-    ) -> Result<Vec<String>, LookupError> {
+    async fn memberof(&self, username: &str, ask: &Ask<'_>) -> Result<Vec<String>, LookupError> {
         let user = utf8_percent_encode(username, NON_ALPHANUMERIC);
         let mut groups = Vec::new();
         for page in 0..MAX_PAGES {
             let start = page * PAGE;
             let v = self
                 .get(
-                    &with_params(
-                        &format!(
-                            "/rest/api/user/memberof?username={user}&start={start}&limit={PAGE}"
-                        ),
-                        params,
-                    ),
-                    headers,
+                    "/rest/api/user/memberof",
+                    &format!("username={user}&start={start}&limit={PAGE}"),
+                    ask,
                     false,
                 )
                 .await?;
@@ -184,14 +201,44 @@ impl ProductClient {
         )))
     }
 
-    /// GET `path` with `headers`; `who` marks the who-am-I call, where 403 refuses the
-    /// credential (Jira's CAPTCHA lock-out) rather than a permission.
-    async fn get(&self, path: &str, headers: &HeaderMap, who: bool) -> Result<Value, LookupError> {
-        let url = format!("{}{path}", self.base);
+    /// GET `path?query` (`query` may be empty) as `ask` says; `who` marks the who-am-I
+    /// call, where 403 refuses the credential (Jira's CAPTCHA lock-out) rather than a
+    /// permission.
+    async fn get(
+        &self,
+        path: &str,
+        query: &str,
+        ask: &Ask<'_>,
+        who: bool,
+    ) -> Result<Value, LookupError> {
+        let (headers, query) = match ask {
+            Ask::With { headers, params } => {
+                let q = with_params(query, params);
+                ((*headers).clone(), (!q.is_empty()).then_some(q))
+            }
+            Ask::As {
+                identity_handoff,
+                user,
+                now,
+            } => identity_handoff
+                .as_user(
+                    user,
+                    &format!("{}{path}", self.context_path),
+                    (!query.is_empty()).then_some(query),
+                    *now,
+                )
+                .map_err(|_| {
+                    LookupError::Unavailable("the username is not a header value".into())
+                })?,
+        };
+        let url = match query {
+            Some(q) => format!("{}{path}?{q}", self.base),
+            None => format!("{}{path}", self.base),
+        };
         let mut resp = self
             .http
             .get(&url)
-            .headers(headers.clone())
+            .headers(headers)
             .header(http::header::ACCEPT, "application/json")
             .timeout(self.timeout)
             .send()
@@ -205,6 +252,18 @@ impl ProductClient {
                 LookupError::Unavailable(format!("product lookup {what}: {}", without_url(&e)))
             })?;
         let status = resp.status();
+        let signed = matches!(
+            ask,
+            Ask::As {
+                identity_handoff: UpstreamIdentity::OAuth1 { .. },
+                ..
+            }
+        );
+        if signed && status == StatusCode::UNAUTHORIZED {
+            if let Some(problem) = crate::oauth1::problem::oauth_problem(resp.headers()) {
+                return Err(LookupError::OAuthProblem(problem));
+            }
+        }
         if status == StatusCode::UNAUTHORIZED || (who && status == StatusCode::FORBIDDEN) {
             return Err(LookupError::Rejected(status.as_u16()));
         }
@@ -229,13 +288,28 @@ impl ProductClient {
     }
 }
 
-/// `path` with the caller's credential parameters appended.
-fn with_params(path: &str, params: &str) -> String {
-    match (params.is_empty(), path.contains('?')) {
-        (true, _) => path.to_string(),
-        (false, true) => format!("{path}&{params}"),
-        (false, false) => format!("{path}?{params}"),
+/// `query` with the caller's credential parameters appended.
+fn with_params(query: &str, params: &str) -> String {
+    match (query.is_empty(), params.is_empty()) {
+        (_, true) => query.to_string(),
+        (true, false) => params.to_string(),
+        (false, false) => format!("{query}&{params}"),
     }
+}
+
+/// How a lookup is authenticated.
+enum Ask<'a> {
+    /// The caller's own credential: its headers and credential parameters.
+    With {
+        headers: &'a HeaderMap,
+        params: &'a str,
+    },
+    /// As `user`, through the identity hand-off.
+    As {
+        identity_handoff: &'a UpstreamIdentity,
+        user: &'a str,
+        now: SystemTime,
+    },
 }
 
 /// `reqwest` errors name the URL; the query holds a username, which is fine, but keep the

@@ -17,7 +17,28 @@ fn groups_for(cfg: &Config) -> Groups {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    Groups::new(cfg, &http, &Arc::new(Metrics::new()), None)
+    build(cfg, &http, &Arc::new(Metrics::new()), None)
+}
+
+/// `Groups::new` with the config's own identity hand-off and the system clock.
+fn build(
+    cfg: &Config,
+    http: &reqwest::Client,
+    m: &Arc<Metrics>,
+    previous: Option<&Groups>,
+) -> Groups {
+    let identity = Arc::new(UpstreamIdentity::new(&cfg.upstream.identity).expect("hand-off"));
+    let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+    Groups::new(
+        cfg,
+        Lookups {
+            http,
+            identity_handoff: &identity,
+            clock: &clock,
+        },
+        m,
+        previous,
+    )
 }
 
 fn upstream_toml(jira: &JiraStandin, product: &str, extra: &str) -> String {
@@ -227,13 +248,13 @@ async fn a_reload_keeps_the_cache_only_when_lookups_are_unchanged() {
     let jira = JiraStandin::start(JiraOptions::jira()).await;
     let http = reqwest::Client::new();
     let m = Arc::new(Metrics::new());
-    let first = Groups::new(&config(&upstream_toml(&jira, "jira", "")), &http, &m, None);
+    let first = build(&config(&upstream_toml(&jira, "jira", "")), &http, &m, None);
     first.resolve(principal("alice", &[])).await.expect("alice");
     let same = format!(
         "{}[access]\ndeny = [\"/x\"]\n",
         upstream_toml(&jira, "jira", "")
     );
-    let second = Groups::new(&config(&same), &http, &m, Some(&first));
+    let second = build(&config(&same), &http, &m, Some(&first));
     second
         .resolve(principal("alice", &[]))
         .await
@@ -244,7 +265,7 @@ async fn a_reload_keeps_the_cache_only_when_lookups_are_unchanged() {
         "jira",
         "[upstream.identity]\nheader = \"X-Remote-User\"\n",
     );
-    let third = Groups::new(&config(&other), &http, &m, Some(&second));
+    let third = build(&config(&other), &http, &m, Some(&second));
     third
         .resolve(principal("alice", &[]))
         .await

@@ -130,7 +130,7 @@ async fn basic(
                 "the product refused the Basic credentials ({status})"
             )))
         }
-        Err(e @ LookupError::Unavailable(_)) => Err(Rejection::new(Reason::GroupsUnavailable)
+        Err(e) => Err(Rejection::new(Reason::GroupsUnavailable)
             .detail(format!("verifying Basic with the product: {e}"))),
     }
 }

@@ -31,6 +31,7 @@ use crate::config::UpstreamSettings;
 use crate::headers;
 use crate::reject::{Reason, Rejection};
 use crate::request::RequestCtx;
+use crate::upstream_identity::UpstreamIdentity;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -82,6 +83,8 @@ pub struct ForwardRequest<'a> {
     pub pinned: Option<&'a Pinned>,
     /// The whole body when it is a form that was read for the credential check.
     pub form: Option<bytes::Bytes>,
+    /// Now, for an `oauth1` signature's timestamp.
+    pub now: std::time::SystemTime,
 }
 
 /// Why a request got no response head from the product.
@@ -218,7 +221,7 @@ impl Upstream {
     pub async fn forward(
         &self,
         req: ForwardRequest<'_>,
-        identity: &crate::config::IdentitySettings,
+        identity: &UpstreamIdentity,
         carriers: &crate::carriers::Carriers,
     ) -> Result<Response<Body>, Rejection> {
         let ForwardRequest {
@@ -230,8 +233,17 @@ impl Upstream {
             proto,
             pinned,
             form,
+            now,
         } = req;
         let authenticated = matches!(caller, headers::Caller::Authenticated { .. });
+        // `oauth1`: the signer and the user it signs for.
+        let signing = match caller {
+            headers::Caller::Authenticated {
+                username,
+                identity: UpstreamIdentity::OAuth1 { signer, .. },
+            } => Some((signer.as_ref(), username)),
+            _ => None,
+        };
         // The same rewrite the bench measures (`headers::rewrite_request`).
         let origin = headers::Origin {
             peer: ctx.peer.ip(),
@@ -242,16 +254,13 @@ impl Upstream {
         };
         headers::rewrite_request(
             &mut parts.headers,
-            &identity.header,
+            identity.identity_header(),
             carriers,
             caller,
             origin,
         )
         .map_err(|e| match e {
             headers::RewriteError::UsernameInvalid => Rejection::new(Reason::UsernameInvalid),
-            headers::RewriteError::ServiceAccountInvalid => {
-                Rejection::new(Reason::UpstreamUnreachable)
-            }
         })?;
         // Borrowed unless credential parameters had to come out (no copy on the usual path).
         let query: Option<std::borrow::Cow<'_, str>> = match parts.uri.query() {
@@ -260,21 +269,51 @@ impl Upstream {
             }
             q => q.map(Into::into),
         };
-        let path_and_query = match query {
-            Some(q) => format!("{}?{q}", ctx.path),
-            None => ctx.path.clone(),
-        };
+        let mut form_text: Option<String> = None;
         if let Some(form) = form.filter(|_| authenticated) {
             let text = String::from_utf8_lossy(&form);
-            if crate::carriers::has_credential_params(&text) {
-                let kept = crate::carriers::strip_params(&text).unwrap_or_default();
+            let credentials = crate::carriers::has_credential_params(&text);
+            let users = signing.is_some() && crate::oauth1::has_user_params(&text);
+            if credentials || users {
+                let mut kept = crate::carriers::strip_params(&text).unwrap_or_default();
+                if users {
+                    kept = crate::oauth1::without_user_params(&kept);
+                }
                 parts
                     .headers
                     .insert(http::header::CONTENT_LENGTH, HeaderValue::from(kept.len()));
                 parts.headers.remove(http::header::TRANSFER_ENCODING);
-                body = crate::body::full(kept);
+                body = crate::body::full(kept.clone());
+                form_text = Some(kept);
+            } else if signing.is_some() {
+                form_text = Some(text.into_owned());
             }
         }
+        let path_and_query = match signing {
+            Some((signer, user)) => {
+                // The servlet reads a form body as parameters only for POST (Tomcat's
+                // `parseBodyMethods`): only then do they enter the base string.
+                let signed_form = form_text
+                    .as_deref()
+                    .filter(|_| parts.method == http::Method::POST);
+                let signed = signer.sign(
+                    &parts.method,
+                    &ctx.path,
+                    query.as_deref(),
+                    signed_form,
+                    user,
+                    now,
+                );
+                parts
+                    .headers
+                    .insert(http::header::AUTHORIZATION, signed.authorization);
+                format!("{}?{}", ctx.path, signed.query)
+            }
+            None => match query {
+                Some(q) => format!("{}?{q}", ctx.path),
+                None => ctx.path.clone(),
+            },
+        };
         let mut target = Uri::builder();
         if pinned.is_some() {
             // Origin-form on our own connection; the pool derives both from an absolute URI.
@@ -313,6 +352,14 @@ impl Upstream {
             Ok(Ok(r)) => r,
         };
         ctx.upstream_status = Some(response.status().as_u16());
+        if signing.is_some() && response.status() == http::StatusCode::UNAUTHORIZED {
+            if let Some(problem) = crate::oauth1::problem::oauth_problem(response.headers()) {
+                return Err(crate::oauth1::problem::rejection(
+                    &problem,
+                    "forwarded request",
+                ));
+            }
+        }
         let (mut rparts, rbody) = response.into_parts();
         headers::strip_hop_by_hop(&mut rparts.headers);
         if authenticated {
