@@ -9,7 +9,8 @@
 //! whole request), the one fake product the tests use besides the routed one.
 //!
 //! How it authenticates a request, in this order (as Jira DC with a header authenticator):
-//! the configured identity header (any letter case) naming a known user (and the answer sets
+//! a 2-legged OAuth request through [`JiraOptions::oauth1`]'s application link (`jira/oauth1.rs`;
+//! a refusal is 401 with `WWW-Authenticate: OAuth …, oauth_problem=…`); the configured identity header (any letter case) naming a known user (and the answer sets
 //! `JSESSIONID=<user>-session`, as Seraph authenticators put the user in a session);
 //! `os_username` + `os_password` in the query or a form body; `Basic` for a known user with
 //! the right password (a wrong one is 401); `Bearer <PAT>` for a PAT it issued (an unknown
@@ -17,6 +18,7 @@
 //! (`seraph.rememberme.cookie` / Confluence's `seraph.confluence` = `<user>-remember`), read
 //! from raw bytes as Tomcat does (`,` separates cookies after `$Version`); else anonymous.
 
+pub mod oauth1;
 mod routes;
 
 use std::net::SocketAddr;
@@ -88,6 +90,9 @@ pub struct JiraOptions {
     /// arrived whole is answered 200 `ok`, one whose body broke off 400 (the tests' "what
     /// reached the product" oracle).
     pub answer_everything: bool,
+    /// An application link with incoming 2-legged OAuth (`oauth1` mode); `None`: OAuth
+    /// requests are refused as from an unknown consumer.
+    pub oauth1: Option<oauth1::OAuthLink>,
 }
 
 impl JiraOptions {
@@ -106,6 +111,7 @@ impl JiraOptions {
                     .with_pat(ADMIN_PAT),
             ],
             answer_everything: false,
+            oauth1: None,
         }
     }
 
@@ -123,6 +129,12 @@ impl JiraOptions {
             product: Product::Confluence,
             ..JiraOptions::jira()
         }
+    }
+
+    /// The same options with an application link for `mode = "oauth1"`.
+    pub fn with_oauth1(mut self, link: oauth1::OAuthLink) -> Self {
+        self.oauth1 = Some(link);
+        self
     }
 
     /// The same options with another identity header.
@@ -180,6 +192,8 @@ struct Inner {
     closing: AtomicBool,
     /// Count of request bodies whose first bytes have arrived.
     first_body_bytes: watch::Sender<u64>,
+    /// OAuth nonces seen (per node, as the products remember them).
+    nonces: oauth1::Nonces,
 }
 
 /// A running stand-in; the server stops when this is dropped.
@@ -210,6 +224,7 @@ impl JiraStandin {
             failing: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             first_body_bytes,
+            nonces: oauth1::Nonces::default(),
         });
         let task = tokio::spawn(accept_loop(listener, Arc::clone(&inner)));
         JiraStandin { addr, inner, task }
@@ -340,7 +355,7 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     let failing = inner.failing.load(Ordering::SeqCst);
-    let mut answer = routes::answer(&inner.options, failing, &recorded);
+    let mut answer = routes::answer(&inner.options, &inner.nonces, failing, &recorded);
     if inner.closing.load(Ordering::SeqCst) {
         answer.headers_mut().insert(
             http::header::CONNECTION,

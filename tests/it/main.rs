@@ -51,6 +51,8 @@ mod catalog_paths;
 mod catalog_rate;
 mod fuzz_regressions;
 mod hostile;
+mod oauth1;
+mod oauth1_oauthlib;
 mod pipeline;
 mod proxy;
 mod proxy_pinned;

@@ -19,11 +19,23 @@ pub(super) enum Caller<'a> {
     Anonymous,
     /// A credential the product refuses: 401 whatever the endpoint.
     Refused(&'static str),
+    /// A 2-legged OAuth request the link refuses: 401 with this `oauth_problem`.
+    OAuthRefused(&'static str),
 }
 
 /// Decides who the caller is (identity header, Basic, PAT, session cookie, anonymous).
-pub(super) fn authenticate<'a>(options: &'a JiraOptions, req: &RecordedRequest) -> Caller<'a> {
+pub(super) fn authenticate<'a>(
+    options: &'a JiraOptions,
+    nonces: &super::oauth1::Nonces,
+    req: &RecordedRequest,
+) -> Caller<'a> {
     let find = |name: &str| options.users.iter().find(|u| u.name == name);
+    match super::oauth1::check(options, nonces, req) {
+        super::oauth1::Verdict::NotOAuth => {}
+        super::oauth1::Verdict::As(Some(u)) => return Caller::User(u),
+        super::oauth1::Verdict::As(None) => return Caller::Anonymous,
+        super::oauth1::Verdict::Problem(p) => return Caller::OAuthRefused(p),
+    }
     // HeaderMap names are lower case already: this is the case-insensitive lookup.
     if let Some(v) = req.headers.get(options.identity_header.as_str()) {
         return match v.to_str().ok().and_then(find) {
@@ -131,10 +143,11 @@ fn os_login(req: &RecordedRequest) -> Option<(String, String)> {
 /// The whole answer to one recorded request.
 pub(super) fn answer(
     options: &JiraOptions,
+    nonces: &super::oauth1::Nonces,
     failing: bool,
     req: &RecordedRequest,
 ) -> Response<Body> {
-    let caller = authenticate(options, req);
+    let caller = authenticate(options, nonces, req);
     let mut resp = route(options, failing, req, &caller);
     // Seraph authenticators put a header-authenticated user in the session, and the answer
     // carries that session's cookie.
@@ -164,6 +177,17 @@ fn route(
     req: &RecordedRequest,
     caller: &Caller<'_>,
 ) -> Response<Body> {
+    if let Caller::OAuthRefused(problem) = caller {
+        let mut resp = error(
+            options.product,
+            StatusCode::UNAUTHORIZED,
+            &format!("OAuth request refused: {problem}"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&super::oauth1::challenge(options, problem)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return resp;
+    }
     if let Caller::Refused(why) = caller {
         let mut resp = error(options.product, StatusCode::UNAUTHORIZED, why);
         resp.headers_mut().insert(
