@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain.
 # Installs what the tests need (PostgreSQL 15 for the audit and token stores, Tomcat 10 for
-# the path differential) and runs every test target, then the Tomcat differential. The tests start their own Postgres (as an unprivileged user, temp dir, free
+# the path differential, oauthlib for the OAuth 1.0a signature check) and runs every test target, then the Tomcat differential. The tests start their own Postgres (as an unprivileged user, temp dir, free
 # port) and their own loopback servers; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ fi
 if ! command -v javac >/dev/null 2>&1; then
   need+=(default-jdk-headless)                   # compiles the differential's servlet
 fi
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  need+=(python3-pip)                            # installs oauthlib for the oauth1 signature check
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -24,6 +27,15 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
   # Debian starts a system Tomcat on :8080 when it installs the package; the tests never use it.
   systemctl stop tomcat10 >/dev/null 2>&1 || service tomcat10 stop >/dev/null 2>&1 || true
+fi
+
+# oauthlib, the OAuth 1.0a implementation the oauth1 signatures are verified against
+# (tests/oauth1/verify.py); its RSA-SHA1 needs PyJWT and cryptography. Kept in target/ so
+# nothing outside the repository changes.
+if [ ! -d target/oauth1-py/oauthlib ] || [ ! -d target/oauth1-py/jwt ] || [ ! -d target/oauth1-py/cryptography ]; then
+  echo "installing oauthlib into target/oauth1-py"
+  python3 -m pip install --quiet --disable-pip-version-check --target target/oauth1-py \
+    'oauthlib==3.2.2' 'PyJWT==2.*' 'cryptography'
 fi
 
 log=$(mktemp)

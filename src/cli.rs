@@ -36,7 +36,12 @@ pub enum Command {
     /// Parse and check the config without serving; print a summary or every error.
     CheckConfig(ConfigArg),
     /// Start a Jira stand-in and authgate in front of it, with nothing else set up.
-    Demo,
+    Demo {
+        /// How the user is handed to the stand-in: `header` (X-Forwarded-User) or `oauth1`
+        /// (an application link, nothing installed in the product).
+        #[arg(long, value_enum, default_value = "header")]
+        identity: crate::cmd::DemoIdentity,
+    },
     /// Run a token through the real providers and rules for a method and path, printing
     /// every step; exit 0 when the request would be allowed.
     TestToken(TestTokenArgs),
@@ -54,6 +59,30 @@ pub enum Command {
     },
     /// Apply the database migrations.
     Migrate(ConfigArg),
+    /// Set up `mode = "oauth1"`: print the consumer key, the public key and the steps in the
+    /// product's administration (with --generate-key, make the key first).
+    Applink {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Write a new RSA key to upstream.identity.private_key_file (mode 0600) unless it
+        /// exists.
+        #[arg(long = "generate-key")]
+        generate_key: bool,
+        /// Key size for --generate-key: 2048, 3072 or 4096 (signing cost grows with it).
+        #[arg(long, default_value_t = 2048)]
+        bits: usize,
+    },
+    /// One "who am I" request handed over as a forwarded request would be for --user; print
+    /// what the product saw. Exit 0 when it saw that user.
+    CheckUpstream {
+        /// Config file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The user to hand over (optional in header and service_account mode).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// `authgate token …`
@@ -125,7 +154,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::run(&c.config))),
         Command::CheckConfig(c) => crate::cmd::check_config(&c.config),
-        Command::Demo => runtime().and_then(|rt| rt.block_on(crate::cmd::demo())),
+        Command::Demo { identity } => {
+            runtime().and_then(|rt| rt.block_on(crate::cmd::demo(identity)))
+        }
         Command::Token(t) => runtime().and_then(|rt| rt.block_on(token(t))),
         Command::TestToken(a) => runtime().and_then(|rt| {
             rt.block_on(crate::cmd::test_token(
@@ -140,6 +171,14 @@ pub fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(crate::cmd::audit(&config.config, &args)))
         }
         Command::Migrate(c) => runtime().and_then(|rt| rt.block_on(crate::cmd::migrate(&c.config))),
+        Command::Applink {
+            config,
+            generate_key,
+            bits,
+        } => crate::cmd::applink(&config.config, generate_key, bits),
+        Command::CheckUpstream { config, user } => runtime().and_then(|rt| {
+            rt.block_on(crate::cmd::check_upstream(&config.config, user.as_deref()))
+        }),
     };
     match result {
         Ok(code) => code,

@@ -29,13 +29,29 @@ const PUBLIC_KEY_FILE: &str = "demo-idp-public.pem";
 /// Token lifetime.
 const TOKEN_LIFETIME_SECS: u64 = 3600;
 
-/// Where the demo listens.
+/// Where the demo listens and how it hands the user to the stand-in.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoOptions {
     /// Try the ports in `config/demo.toml` (8080 / 9090) first, falling back to free ones
     /// when busy. false: free ports only (tests).
     pub preferred_ports: bool,
+    /// `header` (the config's) or `oauth1` (an application link with a generated key).
+    pub identity: DemoIdentity,
 }
+
+/// The identity hand-off the demo shows (`authgate demo --identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DemoIdentity {
+    /// `X-Forwarded-User`, as `config/demo.toml` says.
+    #[default]
+    Header,
+    /// 2-legged OAuth 1.0a through an application link: a 2048-bit key is generated into
+    /// the demo's temp dir and the stand-in's link trusts its public half.
+    Oauth1,
+}
+
+/// The demo link's consumer key.
+pub const DEMO_CONSUMER_KEY: &str = "authgate-demo";
 
 /// One curl command and what it shows.
 #[derive(Debug, Clone)]
@@ -126,11 +142,37 @@ impl Demo {
         std::fs::write(dir.path().join(PUBLIC_KEY_FILE), public_pem.as_bytes())
             .with_context(|| format!("cannot write into {}", dir.path().display()))?;
 
-        let jira = JiraStandin::start(JiraOptions::jira()).await;
+        let mut jira_options = JiraOptions::jira();
+        let mut oauth1 = None;
+        if opts.identity == DemoIdentity::Oauth1 {
+            let file = dir.path().join("demo-applink.pem");
+            let key = crate::oauth1::key::generate(&file, 2048)?;
+            oauth1 = Some(file);
+            // The stand-in learns its base URL once it listens; the link is set below.
+            jira_options.oauth1 = Some(crate::standin::jira::oauth1::OAuthLink::new(
+                DEMO_CONSUMER_KEY,
+                key.to_public_key(),
+                "",
+            ));
+        }
+        let jira = JiraStandin::start_with(jira_options, |addr, options| {
+            if let Some(link) = options.oauth1.as_mut() {
+                link.base_url = format!("http://{addr}");
+            }
+        })
+        .await;
         let upstream = jira.url();
         let env = move |name: &str| (name == "AUTHGATE_DEMO_UPSTREAM").then(|| upstream.clone());
-        let config = crate::config::from_toml_with(DEMO_TOML, dir.path(), &env)
+        let mut config = crate::config::from_toml_with(DEMO_TOML, dir.path(), &env)
             .map_err(|e| anyhow::anyhow!("the built-in demo config is not valid:\n{e}"))?;
+        if let Some(file) = oauth1 {
+            config.upstream.identity.mode =
+                crate::config::IdentityMode::OAuth1(crate::config::OAuth1Settings {
+                    consumer_key: DEMO_CONSUMER_KEY.to_string(),
+                    private_key_file: file,
+                    base_url: jira.url(),
+                });
+        }
 
         let listener = demo_listener(config.server.listen, opts.preferred_ports).await?;
         let admin_listener =
@@ -150,7 +192,7 @@ impl Demo {
             .context("cannot load the demo signing key")?;
         let token = mint(&key, "alice", &["jira-users"])?;
         let read_only_token = mint(&key, "bob", &["jira-users", "jira-readonly"])?;
-        let examples = examples(gateway.addr);
+        let examples = examples(gateway.addr, opts.identity);
         Ok(Demo {
             gateway,
             jira,
@@ -251,12 +293,19 @@ fn mint(key: &jsonwebtoken::EncodingKey, user: &str, groups: &[&str]) -> Result<
     jsonwebtoken::encode(&header, &claims, key).context("cannot sign the demo token")
 }
 
-fn examples(gw: SocketAddr) -> Vec<CurlExample> {
+fn examples(gw: SocketAddr, identity: DemoIdentity) -> Vec<CurlExample> {
     let base = format!("http://{gw}");
     let bearer = |var: &str| vec![("Authorization".to_string(), format!("Bearer ${var}"))];
     vec![
         CurlExample {
-            title: "allowed: alice's token, forwarded to Jira as X-Forwarded-User: alice",
+            title: match identity {
+                DemoIdentity::Header => {
+                    "allowed: alice's token, forwarded to Jira as X-Forwarded-User: alice"
+                }
+                DemoIdentity::Oauth1 => {
+                    "allowed: alice's token, forwarded to Jira signed as the application link for xoauth_requestor_id=alice"
+                }
+            },
             expect: 200,
             method: Method::GET,
             url: format!("{base}/rest/api/2/myself"),
@@ -304,7 +353,7 @@ fn examples(gw: SocketAddr) -> Vec<CurlExample> {
 }
 
 /// Runs the demo until Ctrl-C.
-pub async fn demo() -> Result<ExitCode> {
+pub async fn demo(identity: DemoIdentity) -> Result<ExitCode> {
     // Warnings only: the access log would bury the instructions.
     crate::logging::init(&crate::config::LogSettings {
         format: crate::config::LogFormat::Pretty,
@@ -312,6 +361,7 @@ pub async fn demo() -> Result<ExitCode> {
     });
     let demo = Demo::start(DemoOptions {
         preferred_ports: true,
+        identity,
     })
     .await?;
     print!("{}", demo.instructions());

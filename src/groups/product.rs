@@ -137,6 +137,26 @@ impl ProductClient {
         .await
     }
 
+    /// True when the product answers its `/status` endpoint with `RUNNING` (no credential).
+    pub async fn running(&self) -> Result<String, LookupError> {
+        let empty = HeaderMap::new();
+        let v = self
+            .get(
+                "/status",
+                "",
+                &Ask::With {
+                    headers: &empty,
+                    params: "",
+                },
+                false,
+            )
+            .await?;
+        Ok(v.get("state")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string())
+    }
+
     /// Who the holder of the credential in `headers` (and in `params`, credential
     /// parameters such as `os_username=…&os_password=…`, empty for none) is, with their groups.
     pub async fn whoami(&self, headers: &HeaderMap, params: &str) -> Result<Identity, LookupError> {

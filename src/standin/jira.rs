@@ -210,12 +210,22 @@ impl JiraStandin {
     /// # Panics
     /// When loopback cannot be bound (a broken test machine).
     pub async fn start(options: JiraOptions) -> JiraStandin {
+        Self::start_with(options, |_, _| {}).await
+    }
+
+    /// [`JiraStandin::start`], with `adjust` seeing the bound address before the first request
+    /// (e.g. an application link's base URL, which is the stand-in's own).
+    pub async fn start_with(
+        mut options: JiraOptions,
+        adjust: impl FnOnce(SocketAddr, &mut JiraOptions),
+    ) -> JiraStandin {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("the Jira stand-in binds 127.0.0.1:0");
         let addr = listener
             .local_addr()
             .expect("a bound listener has an address");
+        adjust(addr, &mut options);
         let (first_body_bytes, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             options,

@@ -223,7 +223,14 @@ fn check_config_prints_a_summary_without_secrets() {
 #[test]
 fn help_works_on_every_command() {
     let mut cases: Vec<Vec<&str>> = vec![vec!["--help"], vec!["help"], vec!["--version"]];
-    for cmd in ["run", "check-config", "demo", "test-token"] {
+    for cmd in [
+        "run",
+        "check-config",
+        "demo",
+        "test-token",
+        "applink",
+        "check-upstream",
+    ] {
         cases.push(vec![cmd, "--help"]);
         cases.push(vec!["help", cmd]);
     }

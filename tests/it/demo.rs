@@ -117,6 +117,7 @@ async fn send(p: &Parsed) -> Vec<u16> {
 async fn start() -> Demo {
     Demo::start(DemoOptions {
         preferred_ports: false,
+        identity: authgate::cmd::DemoIdentity::Header,
     })
     .await
     .expect("the demo starts on a machine with nothing else running")
@@ -217,4 +218,34 @@ async fn demo_writes_only_into_its_temp_dir() {
     );
     demo.shutdown().await;
     assert!(!dir.exists(), "removed on shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_identity_oauth1_signs_for_the_user_with_nothing_installed() {
+    let demo = Demo::start(DemoOptions {
+        preferred_ports: false,
+        identity: authgate::cmd::DemoIdentity::Oauth1,
+    })
+    .await
+    .expect("the oauth1 demo starts");
+    let (req, expect) = printed(&demo, "allowed");
+    assert_eq!(expect, 200);
+    assert_eq!(send(&req).await, [200]);
+    let seen = demo.jira.requests();
+    let last = seen.last().expect("the stand-in got the request");
+    assert!(last.headers.get("x-forwarded-user").is_none());
+    let auth = last.header("authorization").expect("the request is signed");
+    assert!(
+        auth.starts_with("OAuth ") && auth.contains("oauth_token=\"\""),
+        "{auth}"
+    );
+    assert!(
+        last.target.ends_with("xoauth_requestor_id=alice"),
+        "{}",
+        last.target
+    );
+    // The stand-in's link accepted it: the product acted as alice.
+    let (read_only, _) = printed(&demo, "403: bob");
+    assert_eq!(send(&read_only).await, [403]);
+    demo.shutdown().await;
 }

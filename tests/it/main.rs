@@ -22,6 +22,7 @@ mod audit;
 mod audit_gateway;
 mod audit_writer;
 mod cli;
+mod cli_oauth1;
 mod config;
 mod demo;
 mod error_shapes;

@@ -281,7 +281,12 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             .header("x-request-id", &rid)
             .send()
             .await;
-        assert_eq!(r.status, 502, "{problem}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            502,
+            "{problem}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(
             r.json()["reason"],
             "upstream_identity_rejected",

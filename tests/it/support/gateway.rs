@@ -205,6 +205,12 @@ log = "off"
             toml: text,
         }
     }
+
+    /// Starts the stand-in with `options` (e.g. [`JiraOptions::recorder`]).
+    pub fn jira_options(mut self, options: JiraOptions) -> Setup {
+        self.jira = options;
+        self
+    }
 }
 
 /// Deep merge of `over` into `base`: tables merge, everything else is replaced.
