@@ -100,6 +100,7 @@ impl AuditEvent {
             latency_us: ctx.started.elapsed().as_micros() as u64,
             upstream_latency_us: ctx.upstream_latency_us,
             bytes_sent: v.bytes_sent,
+            detail: ctx.detail.clone(),
         }
     }
 
@@ -123,6 +124,7 @@ impl AuditEvent {
             latency_us: a.latency_us,
             upstream_latency_us: None,
             bytes_sent: v.bytes_sent,
+            detail: None,
         }
     }
 }

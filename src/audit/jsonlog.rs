@@ -106,6 +106,7 @@ mod tests {
             "latency_us",
             "upstream_latency_us",
             "bytes_sent",
+            "detail",
         ] {
             assert!(v.get(k).is_some(), "{k} missing");
         }

@@ -73,6 +73,11 @@ pub struct AuditEvent {
     pub upstream_latency_us: Option<u64>,
     /// Response body bytes sent.
     pub bytes_sent: u64,
+    /// What an operator needs to know about the reason (the log line's `detail`: which
+    /// check failed, the product's `oauth_problem`…); never a secret, never sent to the
+    /// client. Absent in rows written before the column existed.
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 /// Longest text kept in one field; longer text is cut at a character boundary and marked.
@@ -144,6 +149,7 @@ impl AuditEvent {
         opt(&mut self.provider);
         opt(&mut self.username);
         opt(&mut self.token_id);
+        opt(&mut self.detail);
         self
     }
 }

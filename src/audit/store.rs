@@ -128,6 +128,7 @@ pub fn sample_event(secs: i64, user: &str, status: u16) -> super::AuditEvent {
         latency_us: 1234,
         upstream_latency_us: (status < 400).then_some(1000),
         bytes_sent: 42,
+        detail: (status >= 400).then(|| "groups [] miss jira-users".to_string()),
     }
 }
 

@@ -11,15 +11,15 @@ use super::{AuditEvent, Rec};
 const INSERT: &str =
     "INSERT INTO audit (event_id, ts, request_id, client_ip, method, path, query, \
     credential, provider, username, token_id, decision, reason, status, upstream_status, \
-    latency_us, upstream_latency_us, bytes_sent) \
+    latency_us, upstream_latency_us, bytes_sent, detail) \
     SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], \
     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-    $13::text[], $14::int4[], $15::int4[], $16::int8[], $17::int8[], $18::int8[]) \
+    $13::text[], $14::int4[], $15::int4[], $16::int8[], $17::int8[], $18::int8[], $19::text[]) \
     ON CONFLICT (event_id) DO NOTHING";
 
 const COLUMNS: &str = "id, ts, request_id, client_ip, method, path, query, credential, provider, \
     username, token_id, decision, reason, status, upstream_status, latency_us, \
-    upstream_latency_us, bytes_sent";
+    upstream_latency_us, bytes_sent, detail";
 
 /// Key of the advisory lock held while retention runs ("authgate" + "audit").
 pub(crate) const RETENTION_LOCK: i64 = 0x6175_7468_6761_7465;
@@ -48,6 +48,7 @@ pub(crate) async fn insert(pool: &PgPool, recs: &[Rec]) -> Result<u64, sqlx::Err
     let mut latency_us = Vec::with_capacity(n);
     let mut upstream_latency_us = Vec::with_capacity(n);
     let mut bytes_sent = Vec::with_capacity(n);
+    let mut detail = Vec::with_capacity(n);
     for r in recs {
         let e = &r.ev;
         event_id.push(r.id.as_str());
@@ -68,6 +69,7 @@ pub(crate) async fn insert(pool: &PgPool, recs: &[Rec]) -> Result<u64, sqlx::Err
         latency_us.push(i64_of(e.latency_us));
         upstream_latency_us.push(e.upstream_latency_us.map(i64_of));
         bytes_sent.push(i64_of(e.bytes_sent));
+        detail.push(e.detail.as_deref());
     }
     let done = sqlx::query(INSERT)
         .bind(event_id)
@@ -88,6 +90,7 @@ pub(crate) async fn insert(pool: &PgPool, recs: &[Rec]) -> Result<u64, sqlx::Err
         .bind(latency_us)
         .bind(upstream_latency_us)
         .bind(bytes_sent)
+        .bind(detail)
         .execute(pool)
         .await?;
     Ok(done.rows_affected())
@@ -120,6 +123,7 @@ fn decode(row: &sqlx::postgres::PgRow) -> Result<(i64, AuditEvent), sqlx::Error>
                 .try_get::<Option<i64>, _>("upstream_latency_us")?
                 .map(u64_of),
             bytes_sent: u64_of(row.try_get("bytes_sent")?),
+            detail: row.try_get("detail")?,
         },
     ))
 }

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::query::{Cursor, Filter};
 use super::{AuditEvent, Rec};
 
-/// The most rows one statement inserts (18 parameters each, well under SQLite's 32 766).
+/// The most rows one statement inserts (19 parameters each, well under SQLite's 32 766).
 /// A batch is cut into statements of 256, 128, ... 1 rows, so at most nine distinct INSERT
 /// texts exist and each is parsed once and kept in the connection's statement cache (about
 /// 1 MB for all nine) instead of being parsed again for every batch.
@@ -32,7 +32,7 @@ fn statement_sizes(mut n: usize) -> impl Iterator<Item = usize> {
 
 const COLUMNS: &str = "id, ts, request_id, client_ip, method, path, query, credential, provider, \
     username, token_id, decision, reason, status, upstream_status, latency_us, \
-    upstream_latency_us, bytes_sent";
+    upstream_latency_us, bytes_sent, detail";
 
 fn ts_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -52,7 +52,7 @@ pub(crate) async fn insert(pool: &SqlitePool, recs: &[Rec]) -> Result<u64, sqlx:
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT OR IGNORE INTO audit (event_id, ts, request_id, client_ip, method, path, query, \
              credential, provider, username, token_id, decision, reason, status, upstream_status, \
-             latency_us, upstream_latency_us, bytes_sent) ",
+             latency_us, upstream_latency_us, bytes_sent, detail) ",
         );
         q.push_values(chunk, |mut b, r| {
             let e = &r.ev;
@@ -73,7 +73,8 @@ pub(crate) async fn insert(pool: &SqlitePool, recs: &[Rec]) -> Result<u64, sqlx:
                 .push_bind(e.upstream_status.map(i64::from))
                 .push_bind(i64_of(e.latency_us))
                 .push_bind(e.upstream_latency_us.map(i64_of))
-                .push_bind(i64_of(e.bytes_sent));
+                .push_bind(i64_of(e.bytes_sent))
+                .push_bind(e.detail.as_deref());
         });
         // Kept in the statement cache: one of the nine texts of `statement_sizes`. (Caching
         // one text per batch size grew the gateway by ~100 MiB under load.)
@@ -114,6 +115,7 @@ fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<(i64, AuditEvent), sqlx::Erro
                 .try_get::<Option<i64>, _>("upstream_latency_us")?
                 .map(u64_of),
             bytes_sent: u64_of(row.try_get("bytes_sent")?),
+            detail: row.try_get("detail")?,
         },
     ))
 }

@@ -297,7 +297,12 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             message.contains(&format!("oauth_problem={problem}")),
             "{problem}: {message}"
         );
-        audit_row(&t, &rid).await;
+        let row = audit_row(&t, &rid).await;
+        let detail = row.detail.unwrap_or_default();
+        assert!(
+            detail.contains(&format!("oauth_problem={problem}")),
+            "{problem}: {detail}"
+        );
         // Never retried, never sent unsigned.
         let sent = t.jira.requests();
         assert_eq!(sent.len(), 1, "{problem}");
