@@ -4,16 +4,27 @@
 # Installs wrk and nginx from Debian if missing, builds authgate in release mode, starts on
 # loopback: an nginx upstream serving a 1.2 KB JSON body for /rest/api/2/issue/ABC-1, a plain
 # nginx reverse proxy (2 workers, keepalive upstream, no auth) as the floor, and authgate
-# (2 worker threads) in three configurations; then runs `wrk -t2 -c64 -d10s --latency`
+# (2 worker threads) in five configurations: A auth only; B = A + rate limit + audit to
+# SQLite; C = A + rate limit + audit to Postgres; D and E = A + `[upstream.identity] mode =
+# "oauth1"` (every forwarded request signed RSA-SHA1, key made by `authgate applink
+# --generate-key`: 2048 bits for D, 4096 for E; the upstream does not verify signatures, so
+# these rows measure authgate's own signing cost). Then runs `wrk -t2 -c64 -d10s --latency`
 # against every row in interleaved rounds and prints one table. Everything it starts is
-# stopped on exit. Runs in about 5 minutes (plus the first release build).
+# stopped on exit. Runs in about 6 minutes (plus the first release build).
+#
+# Rows: direct (the upstream itself), nginx floor, and authgate: bypass path (A, no
+# credential), RS256 reused (A, one token: the verified-token cache), RS256 10k rotating (A,
+# 10 000 distinct tokens), ES256 (A), introspection (cached) (A), gateway token (A),
+# RS256 + rate limit + audit SQLite (B), RS256 + rate limit + audit Postgres (C),
+# RS256 + oauth1 (D, the RS256-reused token in, signed out) and RS256 + oauth1 4096 (E).
 #
 #   bench/load.sh [ROUNDS] [DURATION]      defaults: 2 rounds, 10s
 #   PROFILE=1 bench/load.sh                also records a CPU profile of authgate during the
 #                                          first "RS256 reused" run (perf, cpu-clock) and
 #                                          prints its top symbols to bench-profile.txt
 #   ONLY='bypass|RS256 reused' bench/load.sh   measures only the authgate rows whose name
-#                                          matches (direct and the floor always run)
+#                                          matches (direct and the floor always run);
+#                                          ONLY=oauth1 gives the two oauth1 rows
 #   GW_THREADS=1 bench/load.sh             authgate's worker threads (default 2)
 #   BASELINE=/tmp/authgate-old bench/load.sh   adds the bypass and RS256-reused rows of another
 #                                          build, interleaved with this one's (an A/B)
@@ -61,6 +72,7 @@ MINT=$ROOT/target/release/examples/mint_tokens
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P_UP=$(free_port); P_FLOOR=$(free_port); P_IDP=$(free_port)
 P_A=$(free_port); P_A_ADM=$(free_port); P_B=$(free_port); P_B_ADM=$(free_port); P_C=$(free_port); P_C_ADM=$(free_port)
+P_D=$(free_port); P_D_ADM=$(free_port); P_E=$(free_port); P_E_ADM=$(free_port)
 
 # --- keys and tokens ---
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs.key" 2>/dev/null
@@ -135,7 +147,8 @@ runuser -u nobody -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -l "$WORK/p
   -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
 PG_URL="postgres://authgate@127.0.0.1:$PG_PORT/postgres"
 
-# --- authgate configs: A = auth only; B = + rate limit + audit to SQLite; C = + audit to Postgres ---
+# --- authgate configs: A = auth only; B = + rate limit + audit to SQLite; C = + audit to Postgres;
+# D, E = A + the oauth1 hand-off (2048- and 4096-bit key) ---
 write_config() { # name port admin audit_enabled rate_enabled database_url
   cat > "$WORK/$1.toml" <<TOML
 [server]
@@ -186,6 +199,19 @@ TOML
 write_config a "$P_A" "$P_A_ADM" false false "sqlite://a.db?mode=rwc"
 write_config b "$P_B" "$P_B_ADM" true true "sqlite://b.db?mode=rwc"
 write_config c "$P_C" "$P_C_ADM" true true "$PG_URL"
+add_oauth1() { # name bits: [upstream.identity] mode = "oauth1" and a new key made by authgate
+  cat >> "$WORK/$1.toml" <<TOML
+[upstream.identity]
+mode = "oauth1"
+consumer_key = "authgate-bench"
+private_key_file = "oauth1-$1.key"
+TOML
+  "$BIN" applink -c "$WORK/$1.toml" --generate-key --bits "$2" > "$WORK/applink-$1.txt"
+}
+write_config d "$P_D" "$P_D_ADM" false false "sqlite://d.db?mode=rwc"
+add_oauth1 d 2048
+write_config e "$P_E" "$P_E_ADM" false false "sqlite://e.db?mode=rwc"
+add_oauth1 e 4096
 
 GW_TOKEN=$("$BIN" token create -c "$WORK/a.toml" --user bench-user --name bench 2>/dev/null | grep -oE 'gw_[A-Za-z0-9]+' | head -1 || true)
 
@@ -204,8 +230,10 @@ start_gw() { # name admin_port
 read -r PID_A START_A < <(start_gw a "$P_A_ADM")
 read -r PID_B _ < <(start_gw b "$P_B_ADM")
 read -r PID_C _ < <(start_gw c "$P_C_ADM")
+read -r PID_D _ < <(start_gw d "$P_D_ADM")
+read -r PID_E _ < <(start_gw e "$P_E_ADM")
 # start_gw runs in a subshell: its PIDS+= is lost, so the gateways are recorded here.
-PIDS+=("$PID_A" "$PID_B" "$PID_C")
+PIDS+=("$PID_A" "$PID_B" "$PID_C" "$PID_D" "$PID_E")
 sleep 0.5
 IDLE_RSS_A=$(awk '/VmRSS/ {print $2}' /proc/$PID_A/status)
 
@@ -221,6 +249,8 @@ ROWS=(
   "authgate gateway token|http://127.0.0.1:$P_A/rest/api/2/issue/ABC-1|Authorization: Bearer $GW_TOKEN||$PID_A"
   "authgate RS256 + rate limit + audit SQLite|http://127.0.0.1:$P_B/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_B"
   "authgate RS256 + rate limit + audit Postgres|http://127.0.0.1:$P_C/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_C"
+  "authgate RS256 + oauth1|http://127.0.0.1:$P_D/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_D"
+  "authgate RS256 + oauth1 4096|http://127.0.0.1:$P_E/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_E"
 )
 # A/B against another build on the same run: BASELINE=/path/to/authgate adds its bypass and
 # RS256-reused rows, interleaved with this build's, so machine drift falls on both alike.
