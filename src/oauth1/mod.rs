@@ -11,6 +11,7 @@ pub mod base;
 pub mod key;
 pub mod problem;
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -33,6 +34,8 @@ pub struct Signer {
     base_url: String,
     key: SigningKey<Sha1>,
     bits: usize,
+    /// One permit per CPU for [`sign_off_worker`].
+    permits: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Signer {
@@ -74,6 +77,9 @@ impl Signer {
             base_url,
             key: SigningKey::<Sha1>::new(key),
             bits,
+            permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -161,6 +167,49 @@ impl Signer {
             query,
             authorization,
         }
+    }
+}
+
+/// What [`sign_off_worker`] signs (owned: it moves to a blocking thread).
+#[derive(Debug, Clone)]
+pub struct SignInput {
+    /// The method.
+    pub method: http::Method,
+    /// The path as forwarded.
+    pub path: String,
+    /// The query, credential parameters removed.
+    pub query: Option<String>,
+    /// A POST's form body.
+    pub form: Option<String>,
+    /// The user.
+    pub user: String,
+    /// Signing time.
+    pub now: SystemTime,
+}
+
+/// [`Signer::sign`] on tokio's blocking pool, at most one signature per CPU at a time: the
+/// RSA operation takes milliseconds (docs/performance.md#oauth1-signing), and on a runtime
+/// worker it would hold up every other request queued on that worker. `None` only when the
+/// runtime is shutting down.
+pub async fn sign_off_worker(signer: &Arc<Signer>, input: SignInput) -> Option<Signed> {
+    // The semaphore is never closed, so a permit always comes.
+    let _permit = signer.permits.acquire().await;
+    let s = Arc::clone(signer);
+    let job = move || {
+        s.sign(
+            &input.method,
+            &input.path,
+            input.query.as_deref(),
+            input.form.as_deref(),
+            &input.user,
+            input.now,
+        )
+    };
+    match tokio::task::spawn_blocking(job).await {
+        Ok(signed) => Some(signed),
+        // A panic in `sign` is surfaced as it would be inline.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => None,
     }
 }
 

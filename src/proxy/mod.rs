@@ -241,7 +241,7 @@ impl Upstream {
             headers::Caller::Authenticated {
                 username,
                 identity: UpstreamIdentity::OAuth1 { signer, .. },
-            } => Some((signer.as_ref(), username)),
+            } => Some((std::sync::Arc::clone(signer), username)),
             _ => None,
         };
         // The same rewrite the bench measures (`headers::rewrite_request`).
@@ -289,21 +289,29 @@ impl Upstream {
                 form_text = Some(text.into_owned());
             }
         }
-        let path_and_query = match signing {
+        let path_and_query = match &signing {
             Some((signer, user)) => {
                 // The servlet reads a form body as parameters only for POST (Tomcat's
                 // `parseBodyMethods`): only then do they enter the base string.
                 let signed_form = form_text
                     .as_deref()
                     .filter(|_| parts.method == http::Method::POST);
-                let signed = signer.sign(
-                    &parts.method,
-                    &ctx.path,
-                    query.as_deref(),
-                    signed_form,
-                    user,
-                    now,
-                );
+                let signed = crate::oauth1::sign_off_worker(
+                    signer,
+                    crate::oauth1::SignInput {
+                        method: parts.method.clone(),
+                        path: ctx.path.clone(),
+                        query: query.as_deref().map(str::to_string),
+                        form: signed_form.map(str::to_string),
+                        user: user.to_string(),
+                        now,
+                    },
+                )
+                .await
+                .ok_or_else(|| {
+                    Rejection::new(Reason::UpstreamUnreachable)
+                        .detail("shutting down before the request was signed")
+                })?;
                 parts
                     .headers
                     .insert(http::header::AUTHORIZATION, signed.authorization);
