@@ -54,6 +54,10 @@ pub struct Params {
     pub basic: bool,
     /// An OAuth parameter is present.
     pub oauth: bool,
+    /// Another Seraph `os_*` parameter (`os_authType`, `os_cookie`, `os_destination`…) is
+    /// present: no credential, but removed with the credentials for callers authgate
+    /// authenticated.
+    pub seraph: bool,
     /// A credential parameter sent more than once (the product takes the first).
     pub duplicate: Option<String>,
     /// The carrier pairs, raw (still encoded), in order: what an identity lookup sends.
@@ -63,7 +67,7 @@ pub struct Params {
 impl Params {
     /// True when any credential parameter is present.
     pub fn any(&self) -> bool {
-        self.basic || self.oauth
+        self.basic || self.oauth || self.seraph
     }
 }
 
@@ -197,7 +201,7 @@ impl Carriers {
 }
 
 /// True when `name` (decoded) is a credential parameter: `os_username`, `os_password`,
-/// `oauth_*` or `xoauth_requestor_id`.
+/// `oauth_*` or `xoauth_requestor_id`; or another Seraph `os_*` parameter.
 fn param_kind(name: &str) -> Option<ParamKind> {
     let is = |want: &str| name.eq_ignore_ascii_case(want);
     let starts = |prefix: &str| {
@@ -208,6 +212,8 @@ fn param_kind(name: &str) -> Option<ParamKind> {
         Some(ParamKind::Basic)
     } else if starts("oauth_") || is("xoauth_requestor_id") {
         Some(ParamKind::OAuth)
+    } else if starts("os_") {
+        Some(ParamKind::Seraph)
     } else {
         None
     }
@@ -217,6 +223,8 @@ fn param_kind(name: &str) -> Option<ParamKind> {
 enum ParamKind {
     Basic,
     OAuth,
+    /// Seraph's other login parameters: not a credential, never looked up with one.
+    Seraph,
 }
 
 /// A parameter name or value as the servlet container decodes it (`%XX`, `+` is a space).
@@ -251,6 +259,10 @@ pub fn scan_params(raw: &str, into: &mut Params) {
         let Some(kind) = param_kind(&name) else {
             continue;
         };
+        if kind == ParamKind::Seraph {
+            into.seraph = true;
+            continue;
+        }
         let lower = name.to_ascii_lowercase();
         match kind {
             ParamKind::Basic => {
@@ -260,6 +272,7 @@ pub fn scan_params(raw: &str, into: &mut Params) {
                 }
             }
             ParamKind::OAuth => into.oauth = true,
+            ParamKind::Seraph => {}
         }
         if names.contains(&lower) || into.pairs.iter().any(|p| pair_name(p) == lower) {
             into.duplicate.get_or_insert(lower.clone());
@@ -312,8 +325,9 @@ pub fn connection_names_credential(headers: &HeaderMap) -> Option<HeaderName> {
 }
 
 /// True when the body is a form the servlet container would read parameters from.
+/// Like Tomcat, only the first `Content-Type` counts (the pipeline refuses two).
 pub fn is_form(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONTENT_TYPE).iter().any(|v| {
+    headers.get(header::CONTENT_TYPE).is_some_and(|v| {
         let b = trim(v.as_bytes());
         let mime = trim(b.split(|&c| c == b';').next().unwrap_or(b""));
         mime.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")

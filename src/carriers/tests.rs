@@ -113,7 +113,18 @@ fn credential_parameters_are_found_decoded() {
     let mut p = Params::default();
     scan_params("os_username=a&os_username=b", &mut p);
     assert_eq!(p.duplicate.as_deref(), Some("os_username"));
-    assert!(!has_credential_params("jql=project%3DX&os_user=1"));
+    assert!(!has_credential_params("jql=project%3DX&cos_user=1"));
+    // Seraph's other `os_*` parameters go with the credentials, but are none themselves.
+    let mut p = Params::default();
+    scan_params(
+        "os_authType=basic&OS_COOKIE=true&os%5Fdestination=%2Fx",
+        &mut p,
+    );
+    assert!(p.seraph && !p.basic && !p.oauth && p.pairs.is_empty());
+    assert_eq!(
+        strip_params("os_authType=basic&jql=x&os%5Fdestination=%2Fx").as_deref(),
+        Some("jql=x")
+    );
 }
 
 #[test]

@@ -101,7 +101,7 @@ fn report(answer: Result<Identity, LookupError>, user: Option<&str>, mode: &str)
                 match mode {
                     "header" => "the product does not read the identity header: header mode needs a header authenticator installed in the product (or use oauth1 mode)",
                     "service_account" => "the product refused the service account's Authorization value",
-                    _ => "the product did not accept the signed request; check the application link",
+                    _ => "the product accepted the signature but ran the request as nobody: it does not know this username (give the username, not the e-mail address or the JIRAUSER key) or the user may not log in",
                 }
             );
             ExitCode::from(1)

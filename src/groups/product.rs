@@ -280,7 +280,7 @@ impl ProductClient {
             }
         );
         if signed && status == StatusCode::UNAUTHORIZED {
-            if let Some(problem) = crate::oauth1::problem::oauth_problem(resp.headers()) {
+            if let Some(problem) = crate::oauth1::problem::refusal(resp.headers()) {
                 return Err(LookupError::OAuthProblem(problem));
             }
         }

@@ -46,6 +46,17 @@ fn servlet_decode(raw: &str) -> Option<String> {
     )
 }
 
+/// True when every name and value of `raw` decodes to valid UTF-8 (where Java's decoder and
+/// this one could disagree on the replacement characters, the base strings would differ).
+pub fn decodes_as_utf8(raw: &str) -> bool {
+    raw.split('&').all(|pair| {
+        pair.split('=').all(|part| {
+            let spaced = part.replace('+', " ");
+            std::str::from_utf8(&percent_decode(spaced.as_bytes()).collect::<Vec<u8>>()).is_ok()
+        })
+    })
+}
+
 /// The parameters of a query string or `application/x-www-form-urlencoded` body, decoded as
 /// the servlet container decodes them, in order, repeated names kept.
 pub fn servlet_params(raw: &str) -> Vec<(String, String)> {

@@ -170,6 +170,36 @@ impl Signer {
     }
 }
 
+/// Why a request cannot be signed so that the product computes the same base string.
+pub fn unsignable(
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    form: Option<&str>,
+) -> Option<&'static str> {
+    if query.is_some_and(|q| !base::decodes_as_utf8(q))
+        || form.is_some_and(|f| !base::decodes_as_utf8(f))
+    {
+        return Some("a query or form parameter is not UTF-8 once decoded");
+    }
+    // Jira's connector decodes the query in the body's charset (`useBodyEncodingForURI`):
+    // anything but UTF-8 would make the product read other parameters than authgate signs.
+    let charset = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        });
+    match charset.as_deref() {
+        None | Some("utf-8" | "utf8" | "us-ascii") => None,
+        Some(_) => Some("a Content-Type charset other than UTF-8"),
+    }
+}
+
 /// What [`sign_off_worker`] signs (owned: it moves to a blocking thread).
 #[derive(Debug, Clone)]
 pub struct SignInput {

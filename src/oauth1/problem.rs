@@ -10,12 +10,42 @@ use crate::reject::{Reason, Rejection};
 /// the log and the audit detail). The problem name (a checked token, no request data) is in
 /// the message too, so the client can tell the operator.
 pub fn rejection(problem: &str, what: &str) -> Rejection {
-    Rejection::new(Reason::UpstreamIdentityRejected)
-        .detail(format!(
-            "{what}: the product refused the signed request: oauth_problem={problem} ({})",
-            hint(problem)
-        ))
-        .public_note(format!("oauth_problem={problem}"))
+    let r = Rejection::new(Reason::UpstreamIdentityRejected).detail(format!(
+        "{what}: the product refused the signed request: oauth_problem={problem} ({})",
+        hint(problem)
+    ));
+    if problem == UNNAMED {
+        r
+    } else {
+        r.public_note(format!("oauth_problem={problem}"))
+    }
+}
+
+/// Stands for a refusal that names no problem (see [`refusal`]).
+pub const UNNAMED: &str = "unnamed";
+
+/// How the product refused a request authgate signed, read from a 401: the `oauth_problem`
+/// it names, or [`UNNAMED`] when its OAuth challenge echoes the request's own `oauth_*`
+/// parameters without naming one (net.oauth's `sendError`, which the products use when
+/// impersonation is not allowed or the user may not log in). `None`: not a refusal of the
+/// signature (e.g. the user is unknown and the request ran anonymously). The echo never
+/// reaches the client: it carries authgate's signature.
+pub fn refusal(headers: &HeaderMap) -> Option<String> {
+    if let Some(p) = oauth_problem(headers) {
+        return Some(p);
+    }
+    let echoes = headers
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| is_oauth_challenge(v) && v.contains("oauth_signature"));
+    echoes.then(|| UNNAMED.to_string())
+}
+
+fn is_oauth_challenge(v: &str) -> bool {
+    v.trim_start()
+        .get(..5)
+        .is_some_and(|s| s.eq_ignore_ascii_case("oauth"))
 }
 
 /// The `oauth_problem` of a refusal, when the product's answer carries one. Only the
@@ -26,11 +56,7 @@ pub fn oauth_problem(headers: &HeaderMap) -> Option<String> {
         .get_all(http::header::WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter(|v| {
-            v.trim_start()
-                .get(..5)
-                .is_some_and(|s| s.eq_ignore_ascii_case("oauth"))
-        })
+        .filter(|v| is_oauth_challenge(v))
         .find_map(|v| {
             v.split(',').find_map(|part| {
                 let (k, val) = part.split_once('=')?;
@@ -72,6 +98,9 @@ pub fn hint(problem: &str) -> &'static str {
         }
         "user_refused" => {
             "the product does not know this user or does not let them log in: check the username (not the e-mail address or the user key) and that the account is active"
+        }
+        UNNAMED => {
+            "the product refused the signed request without naming a problem: impersonation is not allowed on the link (tick \"Allow user impersonation through 2-legged OAuth\"), or the user may not log in"
         }
         "parameter_absent" | "parameter_rejected" | "version_rejected" => {
             "the product refused the OAuth parameters: check that nothing between authgate and the product rewrites the query or the Authorization header"

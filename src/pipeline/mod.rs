@@ -316,7 +316,18 @@ async fn run_stages(
     };
     // 5. credential. The product reads credentials from a form body too (`getParameter`),
     //    so an API call's form is read first — only now, after the address and the rules
-    //    had their say.
+    //    had their say. Two `Content-Type` headers are refused: the product reads the first,
+    //    so whether the body carries parameters would be a guess.
+    if parts
+        .headers
+        .get_all(http::header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        ctx.stage = Stage::Credential;
+        return Err(Rejection::new(Reason::MalformedRequest).detail("two Content-Type headers"));
+    }
     if carriers::is_form(&parts.headers) {
         body.read_form().await?;
     }

@@ -296,6 +296,12 @@ impl Upstream {
                 let signed_form = form_text
                     .as_deref()
                     .filter(|_| parts.method == http::Method::POST);
+                if let Some(why) =
+                    crate::oauth1::unsignable(&parts.headers, query.as_deref(), signed_form)
+                {
+                    return Err(Rejection::new(Reason::MalformedRequest)
+                        .detail(format!("oauth1: {why}: the product would read other parameters than authgate signs")));
+                }
                 let signed = crate::oauth1::sign_off_worker(
                     signer,
                     crate::oauth1::SignInput {
@@ -361,7 +367,7 @@ impl Upstream {
         };
         ctx.upstream_status = Some(response.status().as_u16());
         if signing.is_some() && response.status() == http::StatusCode::UNAUTHORIZED {
-            if let Some(problem) = crate::oauth1::problem::oauth_problem(response.headers()) {
+            if let Some(problem) = crate::oauth1::problem::refusal(response.headers()) {
                 return Err(crate::oauth1::problem::rejection(
                     &problem,
                     "forwarded request",

@@ -187,7 +187,7 @@ async fn check_upstream_says_what_the_product_saw_and_why_it_refused() {
     let (code, out, _) = run(&["check-upstream", "--user", "mallory"], &cfg).await;
     assert_eq!(code, Some(1));
     assert!(
-        out.contains("oauth_problem=user_refused") && out.contains("hint: "),
+        out.contains("saw no user") && out.contains("not know this username"),
         "{out}"
     );
     let (code, _, err) = run(&["check-upstream"], &cfg).await;

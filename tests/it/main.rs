@@ -53,6 +53,7 @@ mod catalog_rate;
 mod fuzz_regressions;
 mod hostile;
 mod oauth1;
+mod oauth1_attacks;
 mod oauth1_oauthlib;
 mod pipeline;
 mod proxy;

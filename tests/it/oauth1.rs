@@ -215,7 +215,9 @@ async fn audit_row(t: &TestGateway, request_id: &str) -> authgate::audit::AuditE
     row
 }
 
-/// Each way the link can refuse becomes 502 with the problem in the message and the audit.
+/// Each way the link can refuse becomes 502 with the problem in the message and the audit;
+/// a refusal that names no problem (impersonation not allowed: the challenge echoes the
+/// signature) is 502 too, and the echo never reaches the client.
 #[tokio::test]
 async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
     let ahead = ManualClock::new(std::time::SystemTime::now() + Duration::from_secs(600));
@@ -255,7 +257,7 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             "",
         ),
         (
-            "permission_denied",
+            "unnamed",
             OAuthLink {
                 impersonation: false,
                 ..link()
@@ -263,7 +265,6 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             "alice",
             "",
         ),
-        ("user_refused", link(), "mallory", ""),
     ];
     for (problem, link, user, base_url) in cases {
         let mut setup = Setup::jira()
@@ -293,10 +294,15 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             "{problem}"
         );
         let message = r.json()["errorMessages"].to_string();
-        assert!(
+        assert_eq!(
             message.contains(&format!("oauth_problem={problem}")),
+            problem != "unnamed",
             "{problem}: {message}"
         );
+        assert!(r
+            .headers
+            .get("www-authenticate")
+            .is_none_or(|v| !v.to_str().unwrap_or("").contains("oauth_signature")));
         let row = audit_row(&t, &rid).await;
         let detail = row.detail.unwrap_or_default();
         assert!(
@@ -310,6 +316,23 @@ async fn every_refusal_of_the_link_is_a_502_naming_the_oauth_problem() {
             .header("authorization")
             .is_some_and(|a| a.starts_with("OAuth ")));
     }
+}
+
+/// A username the product does not know: the signature is fine and the request runs as
+/// nobody (as the products do), so the product's own 401 for an anonymous caller comes back.
+#[tokio::test]
+async fn an_unknown_user_runs_as_nobody_in_the_product() {
+    let t = start(JiraOptions::jira().with_oauth1(link()), "").await;
+    let r = t
+        .get("/rest/api/2/myself")
+        .bearer(&token_for("mallory"))
+        .send()
+        .await;
+    assert_eq!(r.status, 401, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.headers["x-ausername"], "anonymous");
+    assert!(r.json()["errorMessages"][0]
+        .as_str()
+        .is_some_and(|m| m.contains("not authenticated")));
 }
 
 #[tokio::test]

@@ -8,8 +8,10 @@
 //! key, the method (RSA-SHA1), the version, the ±5 minute window, nonce replay (remembered in
 //! memory, per stand-in as per node), the signature over the link's base URL + the raw path, the
 //! link's switches, and the user from `getParameter("xoauth_requestor_id")` (query first,
-//! then the form; `user_id` as the fallback) resolved by username. Refusals name an
-//! `oauth_problem`.
+//! then the form; `user_id` as the fallback) resolved by username; a name the product does
+//! not know runs the request anonymously. Refusals name an `oauth_problem`, except that
+//! impersonation the link does not allow is refused as net.oauth's `sendError` does it: a 401
+//! whose challenge echoes the request's `oauth_*` parameters and names no problem.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -70,6 +72,8 @@ pub enum Verdict<'a> {
     As(Option<&'a StandinUser>),
     /// Refused with this `oauth_problem`.
     Problem(&'static str),
+    /// Refused without a problem, the challenge echoing the request's `oauth_*` parameters.
+    Echo,
 }
 
 /// Decides a request as the product's OAuth filter does.
@@ -83,8 +87,10 @@ pub fn check<'a>(options: &'a JiraOptions, nonces: &Nonces, req: &RecordedReques
     } else {
         Vec::new()
     };
+    // net.oauth leaves `realm` out of the header's parameters only.
     let all: Vec<(String, String)> = header
         .iter()
+        .filter(|(k, _)| k != "realm")
         .chain(&query_params)
         .chain(&body_params)
         .cloned()
@@ -139,7 +145,7 @@ pub fn check<'a>(options: &'a JiraOptions, nonces: &Nonces, req: &RecordedReques
     }
     let signed: Vec<(String, String)> = all
         .iter()
-        .filter(|(k, _)| k != "oauth_signature" && k != "realm")
+        .filter(|(k, _)| k != "oauth_signature")
         .cloned()
         .collect();
     let uri = format!("{}{}", link.base_url, req.path());
@@ -171,17 +177,16 @@ pub fn check<'a>(options: &'a JiraOptions, nonces: &Nonces, req: &RecordedReques
         return Verdict::As(None);
     };
     if !link.impersonation {
-        return Verdict::Problem("permission_denied");
+        return Verdict::Echo;
     }
-    // Resolved as a username (not an e-mail address, not a user key), any letter case.
-    match options
-        .users
-        .iter()
-        .find(|u| u.name.eq_ignore_ascii_case(&requestor))
-    {
-        Some(u) => Verdict::As(Some(u)),
-        None => Verdict::Problem("user_refused"),
-    }
+    // Resolved as a username (not an e-mail address, not a user key), any letter case; a
+    // name the product does not know runs the request as nobody.
+    Verdict::As(
+        options
+            .users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(&requestor)),
+    )
 }
 
 /// The parameters of an `Authorization: OAuth …` header, decoded (`realm` included; it is
@@ -213,12 +218,23 @@ fn header_params(req: &RecordedRequest) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `WWW-Authenticate` of a refusal, as the products send it.
-pub fn challenge(options: &JiraOptions, problem: &str) -> String {
+/// `WWW-Authenticate` of a refusal, as the products send it: naming `problem`, or (`None`)
+/// echoing the request's own `oauth_*` header parameters.
+pub fn challenge(options: &JiraOptions, problem: Option<&str>, req: &RecordedRequest) -> String {
     let realm = options
         .oauth1
         .as_ref()
         .map(|l| base::encode(&l.base_url))
         .unwrap_or_default();
-    format!("OAuth realm=\"{realm}\", oauth_problem=\"{problem}\"")
+    match problem {
+        Some(p) => format!("OAuth realm=\"{realm}\", oauth_problem=\"{p}\""),
+        None => {
+            let echo: Vec<String> = header_params(req)
+                .iter()
+                .filter(|(k, _)| k.starts_with("oauth_"))
+                .map(|(k, v)| format!("{k}=\"{}\"", base::encode(v)))
+                .collect();
+            format!("OAuth realm=\"{realm}\", {}", echo.join(", "))
+        }
+    }
 }

@@ -19,8 +19,9 @@ pub(super) enum Caller<'a> {
     Anonymous,
     /// A credential the product refuses: 401 whatever the endpoint.
     Refused(&'static str),
-    /// A 2-legged OAuth request the link refuses: 401 with this `oauth_problem`.
-    OAuthRefused(&'static str),
+    /// A 2-legged OAuth request the link refuses: 401 with this `oauth_problem`, or (`None`)
+    /// with a challenge echoing the request's OAuth parameters.
+    OAuthRefused(Option<&'static str>),
 }
 
 /// Decides who the caller is (identity header, Basic, PAT, session cookie, anonymous).
@@ -34,7 +35,8 @@ pub(super) fn authenticate<'a>(
         super::oauth1::Verdict::NotOAuth => {}
         super::oauth1::Verdict::As(Some(u)) => return Caller::User(u),
         super::oauth1::Verdict::As(None) => return Caller::Anonymous,
-        super::oauth1::Verdict::Problem(p) => return Caller::OAuthRefused(p),
+        super::oauth1::Verdict::Problem(p) => return Caller::OAuthRefused(Some(p)),
+        super::oauth1::Verdict::Echo => return Caller::OAuthRefused(None),
     }
     // HeaderMap names are lower case already: this is the case-insensitive lookup.
     if let Some(v) = req.headers.get(options.identity_header.as_str()) {
@@ -181,9 +183,12 @@ fn route(
         let mut resp = error(
             options.product,
             StatusCode::UNAUTHORIZED,
-            &format!("OAuth request refused: {problem}"),
+            &format!(
+                "OAuth request refused: {}",
+                problem.unwrap_or("(no problem named)")
+            ),
         );
-        if let Ok(v) = HeaderValue::from_str(&super::oauth1::challenge(options, problem)) {
+        if let Ok(v) = HeaderValue::from_str(&super::oauth1::challenge(options, *problem, req)) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         return resp;
