@@ -4,6 +4,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
+# The token page: its template, stylesheet and script are compiled into the binary.
+COPY templates ./templates
+COPY assets ./assets
 COPY benches ./benches
 RUN cargo build --release --locked --bin authgate
 

@@ -8,15 +8,20 @@
 # SQLite; C = A + rate limit + audit to Postgres; D and E = A + `[upstream.identity] mode =
 # "oauth1"` (every forwarded request signed RSA-SHA1, key made by `authgate applink
 # --generate-key`: 2048 bits for D, 4096 for E; the upstream does not verify signatures, so
-# these rows measure authgate's own signing cost). Then runs `wrk -t2 -c64 -d10s --latency`
-# against every row in interleaved rounds and prints one table. Everything it starts is
-# stopped on exit. Runs in about 6 minutes (plus the first release build).
+# these rows measure authgate's own signing cost); F = A + rate limit on a Redis it starts
+# (`store = "redis"`), G = A + rate limit in memory (F's twin), H1..H3 = three replicas of F.
+# Then runs `wrk -t2 -c64 -d10s --latency` against every row in interleaved rounds (the
+# three-replica row: `-t3`, one thread per replica, `bench/replicas.lua`) and prints one
+# table, then Redis's own CPU per request for the Redis rows. Everything it starts is
+# stopped on exit. Runs in about 8 minutes (plus the first release build).
 #
 # Rows: direct (the upstream itself), nginx floor, and authgate: bypass path (A, no
 # credential), RS256 reused (A, one token: the verified-token cache), RS256 10k rotating (A,
 # 10 000 distinct tokens), ES256 (A), introspection (cached) (A), gateway token (A),
 # RS256 + rate limit + audit SQLite (B), RS256 + rate limit + audit Postgres (C),
-# RS256 + oauth1 (D, the RS256-reused token in, signed out) and RS256 + oauth1 4096 (E).
+# RS256 + oauth1 (D, the RS256-reused token in, signed out), RS256 + oauth1 4096 (E),
+# RS256 + rate limit (memory) (G), RS256 + rate limit on Redis (F) and x3 RS256 + rate limit
+# on Redis (H1..H3 together, one token, CPU summed over the three).
 #
 #   bench/load.sh [ROUNDS] [DURATION]      defaults: 2 rounds, 10s
 #   PROFILE=1 bench/load.sh                also records a CPU profile of authgate during the
@@ -45,6 +50,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$WORK/nginx-up.pid" ] && kill "$(cat "$WORK/nginx-up.pid")" 2>/dev/null || true
   [ -f "$WORK/nginx-floor.pid" ] && kill "$(cat "$WORK/nginx-floor.pid")" 2>/dev/null || true
+  [ -n "${REDIS_PORT:-}" ] && pkill -9 -f "redis-server 127.0.0.1:$REDIS_PORT" 2>/dev/null || true
   if [ -n "$PG_DATA" ]; then
     runuser -u nobody -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
   fi
@@ -57,12 +63,14 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v openssl >/dev/null || need+=(openssl)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # Debian's nginx package starts a system instance on :80; we never use it.
 systemctl stop nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
+systemctl stop redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true
 
 echo "building authgate (release)…"
 cargo build --release --locked --bin authgate --example mint_tokens 2>&1 | tail -1
@@ -73,6 +81,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 P_UP=$(free_port); P_FLOOR=$(free_port); P_IDP=$(free_port)
 P_A=$(free_port); P_A_ADM=$(free_port); P_B=$(free_port); P_B_ADM=$(free_port); P_C=$(free_port); P_C_ADM=$(free_port)
 P_D=$(free_port); P_D_ADM=$(free_port); P_E=$(free_port); P_E_ADM=$(free_port)
+P_F=$(free_port); P_F_ADM=$(free_port); P_G=$(free_port); P_G_ADM=$(free_port)
+P_H1=$(free_port); P_H1_ADM=$(free_port); P_H2=$(free_port); P_H2_ADM=$(free_port); P_H3=$(free_port); P_H3_ADM=$(free_port)
 
 # --- keys and tokens ---
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs.key" 2>/dev/null
@@ -147,6 +157,14 @@ runuser -u nobody -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -l "$WORK/p
   -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" start >/dev/null
 PG_URL="postgres://authgate@127.0.0.1:$PG_PORT/postgres"
 
+# --- Redis for the shared rate limit ---
+REDIS_PORT=$(free_port)
+mkdir -p "$WORK/redis"; chown nobody "$WORK/redis"
+runuser -u nobody -- redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$WORK/redis" --logfile "$WORK/redis/log" --daemonize yes
+for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+REDIS_PID=$(pgrep -f "redis-server 127.0.0.1:$REDIS_PORT" | head -1)
+
 # --- authgate configs: A = auth only; B = + rate limit + audit to SQLite; C = + audit to Postgres;
 # D, E = A + the oauth1 hand-off (2048- and 4096-bit key) ---
 write_config() { # name port admin audit_enabled rate_enabled database_url
@@ -212,6 +230,16 @@ write_config d "$P_D" "$P_D_ADM" false false "sqlite://d.db?mode=rwc"
 add_oauth1 d 2048
 write_config e "$P_E" "$P_E_ADM" false false "sqlite://e.db?mode=rwc"
 add_oauth1 e 4096
+# F = A + rate limit on Redis; G = A + rate limit in memory (its twin); H1..H3 = F three times.
+add_redis() { # name: the limiter's buckets in the shared Redis
+  sed -i "s|^\[rate_limit\]$|[rate_limit]\nstore = \"redis\"\nredis_url = \"redis://127.0.0.1:$REDIS_PORT/0\"\nredis_timeout = \"50ms\"\non_store_error = \"local\"|" "$WORK/$1.toml"
+}
+write_config f "$P_F" "$P_F_ADM" false true "sqlite://f.db?mode=rwc"; add_redis f
+write_config g "$P_G" "$P_G_ADM" false true "sqlite://g.db?mode=rwc"
+for h in 1 2 3; do
+  port_var=P_H$h; adm_var=P_H${h}_ADM
+  write_config "h$h" "${!port_var}" "${!adm_var}" false true "sqlite://h$h.db?mode=rwc"; add_redis "h$h"
+done
 
 GW_TOKEN=$("$BIN" token create -c "$WORK/a.toml" --user bench-user --name bench 2>/dev/null | grep -oE 'gw_[A-Za-z0-9]+' | head -1 || true)
 
@@ -232,8 +260,13 @@ read -r PID_B _ < <(start_gw b "$P_B_ADM")
 read -r PID_C _ < <(start_gw c "$P_C_ADM")
 read -r PID_D _ < <(start_gw d "$P_D_ADM")
 read -r PID_E _ < <(start_gw e "$P_E_ADM")
+read -r PID_F _ < <(start_gw f "$P_F_ADM")
+read -r PID_G _ < <(start_gw g "$P_G_ADM")
+read -r PID_H1 _ < <(start_gw h1 "$P_H1_ADM")
+read -r PID_H2 _ < <(start_gw h2 "$P_H2_ADM")
+read -r PID_H3 _ < <(start_gw h3 "$P_H3_ADM")
 # start_gw runs in a subshell: its PIDS+= is lost, so the gateways are recorded here.
-PIDS+=("$PID_A" "$PID_B" "$PID_C" "$PID_D" "$PID_E")
+PIDS+=("$PID_A" "$PID_B" "$PID_C" "$PID_D" "$PID_E" "$PID_F" "$PID_G" "$PID_H1" "$PID_H2" "$PID_H3")
 sleep 0.5
 IDLE_RSS_A=$(awk '/VmRSS/ {print $2}' /proc/$PID_A/status)
 
@@ -251,6 +284,9 @@ ROWS=(
   "authgate RS256 + rate limit + audit Postgres|http://127.0.0.1:$P_C/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_C"
   "authgate RS256 + oauth1|http://127.0.0.1:$P_D/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_D"
   "authgate RS256 + oauth1 4096|http://127.0.0.1:$P_E/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_E"
+  "authgate RS256 + rate limit (memory)|http://127.0.0.1:$P_G/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_G"
+  "authgate RS256 + rate limit on Redis|http://127.0.0.1:$P_F/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN||$PID_F"
+  "authgate x3 RS256 + rate limit on Redis|http://127.0.0.1:$P_H1/rest/api/2/issue/ABC-1|Authorization: Bearer $RS_TOKEN|replicas|$PID_H1 $PID_H2 $PID_H3"
 )
 # A/B against another build on the same run: BASELINE=/path/to/authgate adds its bypass and
 # RS256-reused rows, interleaved with this build's, so machine drift falls on both alike.
@@ -276,6 +312,7 @@ if [ -n "${ONLY:-}" ]; then
 fi
 FLOOR_PIDS=$(pgrep -P "$(cat "$WORK/nginx-floor.pid")" | tr '\n' ' ')
 cp "$ROOT/bench/rotate.lua" "$WORK/rotate.lua"
+cp "$ROOT/bench/replicas.lua" "$WORK/replicas.lua"
 # The 10 000 rotating tokens are sent once before measuring? No: the first round pays the
 # verifications, which is what a fleet of distinct clients costs; later rounds hit the cache.
 
@@ -285,15 +322,17 @@ to_ms() { # "1.23ms" / "456.00us" / "1.02s" -> ms
 # user + system clock ticks of the given pids
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo "$t"; }
 TICK=$(getconf CLK_TCK)
-declare -A RPS P50 P99 CODES CPU
+declare -A RPS P50 P99 CODES CPU RCPU
 for round in $(seq 1 "$ROUNDS"); do
   for row in "${ROWS[@]}"; do
     IFS='|' read -r name url header lua pid <<<"$row"
     # Every row must really answer 200 before it is measured.
-    if [ -n "$lua" ]; then h="Authorization: Bearer $(head -1 "$lua")"; else h="$header"; fi
+    if [ -n "$lua" ] && [ "$lua" != replicas ]; then h="Authorization: Bearer $(head -1 "$lua")"; else h="$header"; fi
     code=$(curl -s -o /dev/null -w '%{http_code}' ${h:+-H "$h"} "$url")
     CODES[$name]=$code
     args=(-t2 -c64 -d"$DURATION" --latency)
+    # Three replicas: one wrk thread (and a third of the connections) per replica.
+    [ "$lua" = replicas ] && args=(-t3 -c64 -d"$DURATION" --latency)
     perf_pid=""
     case "$name" in
       "nginx floor") cpu_pids=$FLOOR_PIDS ;;
@@ -302,12 +341,15 @@ for round in $(seq 1 "$ROUNDS"); do
     esac
     # shellcheck disable=SC2086
     t0=$(cpu_ticks $cpu_pids)
+    r0=$(cpu_ticks "$REDIS_PID")
     if [ "${PROFILE:-0}" = 1 ] && [ "$round" = 1 ] && [ "$name" = "authgate RS256 reused" ]; then
       command -v perf >/dev/null || { apt-get install -y -qq linux-perf >/dev/null; }
       perf record -q -e cpu-clock -F 999 -g -p "$pid" -o "$WORK/perf.data" >/dev/null 2>&1 &
       perf_pid=$!
     fi
-    if [ -n "$lua" ]; then
+    if [ "$lua" = replicas ]; then
+      out=$(REPLICA_PORTS="$P_H1,$P_H2,$P_H3" wrk "${args[@]}" -H "$header" -s "$WORK/replicas.lua" "$url")
+    elif [ -n "$lua" ]; then
       out=$(TOKENS_FILE=$lua wrk "${args[@]}" -s "$WORK/rotate.lua" "$url")
     elif [ -n "$header" ]; then
       out=$(wrk "${args[@]}" -H "$header" "$url")
@@ -322,7 +364,11 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $cpu_pids)
+    r1=$(cpu_ticks "$REDIS_PID")
     reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+    if [[ $name == *Redis* ]]; then
+      RCPU[$name]="${RCPU[$name]:-} $(awk -v d=$(( r1 - r0 )) -v n="$reqs" -v hz="$TICK" 'BEGIN { if (n > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')"
+    fi
     cpu=$(awk -v d=$(( t1 - t0 )) -v n="$reqs" -v hz="$TICK" 'BEGIN { if (n > 0 && d > 0) printf "%.1f", d * 1e6 / hz / n; else print "-" }')
     [ -z "$cpu_pids" ] && cpu="-"
     CPU[$name]="${CPU[$name]:-} $cpu"
@@ -348,6 +394,9 @@ for row in "${ROWS[@]}"; do
   IFS='|' read -r name url header lua pid <<<"$row"
   r=$(mean "${RPS[$name]}"); p5=$(mean "${P50[$name]}"); p9=$(mean "${P99[$name]}")
   rd=$(awk -v a="$r" -v b="$D" 'BEGIN{printf "%.2f", a/b}'); rf=$(awk -v a="$r" -v b="$F" 'BEGIN{printf "%.2f", a/b}')
-  rss="-"; [ -n "$pid" ] && rss="$(peak_rss "$pid") MiB"
+  rss="-"; [ -n "$pid" ] && rss="$(peak_rss "${pid%% *}") MiB"
   printf '| %-46s | %10s | %8s | %8s | %8s | %8s | %11s | %9s | %s\n' "$name" "$r" "$p5" "$p9" "$rd" "$rf" "$(mean "${CPU[$name]}")" "$rss" "${CODES[$name]}"
+done
+for name in "${!RCPU[@]}"; do
+  echo "Redis's own CPU per request, $name: $(mean "${RCPU[$name]}") µs"
 done

@@ -106,13 +106,11 @@ fn bench_headers(c: &mut Criterion) {
         authority: None,
     };
     let carriers = authgate::carriers::Carriers::new(authgate::carriers::JIRA_SESSION_COOKIES, &[]);
-    let hand_off = authgate::upstream_identity::UpstreamIdentity::Header {
-        header: identity.clone(),
-        authorization: None,
-    };
     let caller = Caller::Authenticated {
         username: "alice",
-        identity: &hand_off,
+        identity: authgate::headers::IdentityHeader::Named {
+            authorization: None,
+        },
     };
     c.bench_function("headers/rewrite_authenticated", |b| {
         b.iter_batched_ref(

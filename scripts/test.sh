@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain.
 # Installs what the tests need (PostgreSQL 15 for the audit and token stores, Tomcat 10 for
-# the path differential, oauthlib for the OAuth 1.0a signature check) and runs every test target, then the Tomcat differential. The tests start their own Postgres (as an unprivileged user, temp dir, free
+# the path differential, oauthlib for the OAuth 1.0a signature check, Chromium and chromedriver
+# for the token page) and runs every test target, then the Tomcat differential. The tests start their own Postgres (as an unprivileged user, temp dir, free
 # port) and their own loopback servers; nothing else needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +18,14 @@ fi
 if ! command -v javac >/dev/null 2>&1; then
   need+=(default-jdk-headless)                   # compiles the differential's servlet
 fi
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  need+=(redis-server)                           # rate_limit.store = "redis" and the three-replica tests
+fi
 if ! python3 -m pip --version >/dev/null 2>&1; then
   need+=(python3-pip)                            # installs oauthlib for the oauth1 signature check
+fi
+if [ ! -x /usr/lib/chromium/chromium ] || ! command -v chromedriver >/dev/null 2>&1; then
+  need+=(chromium chromium-driver)               # the token page in headless Chromium (tests/it/page_browser.rs)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
@@ -27,6 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
   # Debian starts a system Tomcat on :8080 when it installs the package; the tests never use it.
   systemctl stop tomcat10 >/dev/null 2>&1 || service tomcat10 stop >/dev/null 2>&1 || true
+  # Likewise a system Redis on :6379; the tests start their own.
+  systemctl stop redis-server >/dev/null 2>&1 || service redis-server stop >/dev/null 2>&1 || true
 fi
 
 # oauthlib, the OAuth 1.0a implementation the oauth1 signatures are verified against

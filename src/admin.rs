@@ -109,15 +109,26 @@ async fn readyz(state: &AppState) -> Response<Body> {
     if let Err(e) = state.shared.audit.ready().await {
         failing.push(format!("audit: {e}"));
     }
+    // A degraded rate-limit store is named; it makes the gateway not ready only when its
+    // requests are being refused for it (`on_store_error = "deny"`).
+    let mut degraded = Vec::new();
+    if let Some(Err((e, fatal))) = rt.limiter.store_health() {
+        if fatal {
+            failing.push(e);
+        } else {
+            degraded.push(e);
+        }
+    }
     if failing.is_empty() {
-        json_response(
-            StatusCode::OK,
-            &json!({"status": "ready", "audit": state.shared.audit.describe()}),
-        )
+        let mut body = json!({"status": "ready", "audit": state.shared.audit.describe()});
+        if !degraded.is_empty() {
+            body["degraded"] = json!(degraded);
+        }
+        json_response(StatusCode::OK, &body)
     } else {
         json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"status": "not ready", "failing": failing}),
+            &json!({"status": "not ready", "failing": failing, "degraded": degraded}),
         )
     }
 }

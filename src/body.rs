@@ -70,6 +70,20 @@ impl http_body::Body for Prefixed {
     }
 }
 
+/// True when `e` was caused by the request body going over its limit (`proxy::request_body`).
+pub fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // The chain is short (client error -> hyper error -> body error); bound it anyway.
+    for _ in 0..8 {
+        let Some(c) = cause else { return false };
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// A body read up to a limit (a form for the credential check, a token request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Form {
@@ -118,21 +132,14 @@ impl RequestBody {
         }
     }
 
-    /// Reads the body as a form, up to [`FORM_READ_LIMIT`] (once).
-    pub async fn read_form(&mut self) -> Result<(), crate::reject::Rejection> {
-        use crate::reject::{Reason, Rejection};
+    /// Reads the body as a form, up to [`FORM_READ_LIMIT`] (once). The error is the body's
+    /// own (use [`body_too_large`] to tell a body over `server.max_body_bytes`).
+    pub async fn read_form(&mut self) -> Result<(), BodyError> {
         if self.form != Form::None {
             return Ok(());
         }
         let body = std::mem::replace(&mut self.body, empty());
-        let (form, body) = read_limited(body, FORM_READ_LIMIT).await.map_err(|e| {
-            if crate::proxy::body_too_large(e.as_ref()) {
-                Rejection::new(Reason::BodyTooLarge)
-            } else {
-                Rejection::new(Reason::MalformedRequest)
-                    .detail(format!("reading the form body: {e}"))
-            }
-        })?;
+        let (form, body) = read_limited(body, FORM_READ_LIMIT).await?;
         self.form = form;
         self.body = body;
         Ok(())

@@ -57,6 +57,8 @@ pub async fn handle(
     let clock = std::sync::Arc::clone(&finish.state.shared.clock);
     let ctx = &mut finish.ctx;
 
+    // The refusal a token-page answer shows (audited with its reason like any rejection).
+    let mut page_refusal: Option<Rejection> = None;
     let work = async {
         // A declared body over the limit is refused before anything is read.
         if let Some(max) = cfg.server.max_body_bytes {
@@ -75,6 +77,17 @@ pub async fn handle(
             Outcome::Local(call) => {
                 let (body, _) = body.into_parts();
                 crate::tokens::api::serve(&rt, call, parts, body, ctx).await
+            }
+            Outcome::Page(route) => {
+                let https = crate::page::security::is_https(
+                    &parts,
+                    proto,
+                    cfg.ip.is_trusted_peer(peer.ip()),
+                );
+                let (body, _) = body.into_parts();
+                let answer = crate::page::serve(&rt, route, parts, body, ctx, https).await;
+                page_refusal = answer.refused;
+                Ok(answer.response)
             }
             Outcome::Forward(handoff) => {
                 // From here the product may act on the request (also for bypass and
@@ -122,7 +135,10 @@ pub async fn handle(
             if let Ok(v) = HeaderValue::from_str(&finish.ctx.request_id) {
                 resp.headers_mut().insert(crate::headers::X_REQUEST_ID, v);
             }
-            (resp, None)
+            if let Some(r) = &page_refusal {
+                finish.ctx.detail.clone_from(&r.detail);
+            }
+            (resp, page_refusal)
         }
         Err(mut r) => {
             finish.ctx.detail.clone_from(&r.detail);
@@ -160,7 +176,7 @@ fn forward_caller<'a>(
     match handoff {
         Handoff::Authenticated(p) => Caller::Authenticated {
             username: p.principal().username(),
-            identity,
+            identity: identity.header_hand_off(),
         },
         // Jira prefers a valid session over Basic or a PAT, so with session cookies off they
         // go from every checked API call, not only anonymous ones (bypass keeps the client's

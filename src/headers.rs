@@ -9,7 +9,6 @@
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::carriers::Carriers;
-use crate::upstream_identity::UpstreamIdentity;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual non-standard ones), parsed once.
 const HOP_BY_HOP: [HeaderName; 9] = [
@@ -143,9 +142,22 @@ pub enum Caller<'a> {
     Authenticated {
         /// The principal's username.
         username: &'a str,
-        /// The runtime's identity hand-off.
-        identity: &'a UpstreamIdentity,
+        /// What the identity hand-off puts in the head (`upstream_identity`).
+        identity: IdentityHeader<'a>,
     },
+}
+
+/// What the head of an authenticated caller's request carries for the product.
+#[derive(Debug, Clone, Copy)]
+pub enum IdentityHeader<'a> {
+    /// `header` and `service_account` modes: the identity header names the user; with a
+    /// service account, `Authorization` is its value.
+    Named {
+        /// `service_account` mode: the whole `Authorization` value.
+        authorization: Option<&'a HeaderValue>,
+    },
+    /// `oauth1` mode: no identity header (the request is signed by the forwarder).
+    Omitted,
 }
 
 /// Where the request came from, for `X-Forwarded-*` and `X-Request-Id`.
@@ -205,7 +217,7 @@ pub fn rewrite_request(
             headers.remove(header::AUTHORIZATION);
             carriers.strip_cookies(headers, true);
             match hand_off {
-                UpstreamIdentity::Header { authorization, .. } => {
+                IdentityHeader::Named { authorization } => {
                     let user = HeaderValue::from_str(username)
                         .map_err(|_| RewriteError::UsernameInvalid)?;
                     if let Some(auth) = authorization {
@@ -213,7 +225,7 @@ pub fn rewrite_request(
                     }
                     headers.insert(identity.clone(), user);
                 }
-                UpstreamIdentity::OAuth1 { .. } => {}
+                IdentityHeader::Omitted => {}
             }
         }
     }

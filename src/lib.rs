@@ -15,6 +15,7 @@
 //! - `carriers`     — what carries a product credential (cookies, parameters), per product.
 //! - `authn`        — JWT providers and RFC 7662 introspection (stage 6).
 //! - `tokens`       — gateway-issued API tokens (`/_authgate/tokens`, stage 6 for `gw_`).
+//! - `page`         — the token page for browsers (`/_authgate/`): sessions, sign-in, forms.
 //! - `groups`       — group membership by `groups.source`.
 //! - `passthrough`  — identity of PAT / Basic / cookie callers, learnt from the product.
 //! - `proxy`        — the upstream connections (pinned to client connections, `proxy::pinned`)
@@ -50,6 +51,7 @@ pub mod headers;
 pub mod logging;
 pub mod metrics;
 pub mod oauth1;
+pub mod page;
 pub mod passthrough;
 pub mod pipeline;
 pub mod principal;

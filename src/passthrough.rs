@@ -169,6 +169,53 @@ impl Passthrough {
     }
 }
 
+impl Passthrough {
+    /// Who the product's session cookies in `headers` belong to, for the token page
+    /// (docs/tokens.md#the-token-page): asked of the product with those cookies alone (no `Authorization`,
+    /// no parameters), through the same client and the same cache as pass-through callers
+    /// when identity resolution is on, else through `product` uncached. `Ok(None)`: no
+    /// session cookie, or the product does not know it.
+    pub async fn session_user(
+        &self,
+        product: &ProductClient,
+        headers: &HeaderMap,
+        carriers: &Carriers,
+    ) -> Result<Option<Identity>, LookupError> {
+        let mut cookies = HeaderMap::new();
+        for v in headers.get_all(header::COOKIE) {
+            cookies.append(header::COOKIE, v.clone());
+        }
+        let lookup = Lookup::of(&cookies, &Params::default(), carriers, true);
+        if !lookup.headers.contains_key(header::COOKIE) {
+            return Ok(None);
+        }
+        let Some(inner) = &self.inner else {
+            return match product.whoami(&lookup.headers, "").await {
+                Ok(id) => Ok(Some(id)),
+                Err(LookupError::Rejected(_)) => Ok(None),
+                Err(e) => Err(e),
+            };
+        };
+        let entry = inner
+            .cache
+            .entry(lookup.key())
+            .or_try_insert_with(async {
+                match inner.client.whoami(&lookup.headers, "").await {
+                    Ok(id) => Ok(Arc::new(Answer::Known(id))),
+                    Err(LookupError::Rejected(status)) => Ok(Arc::new(Answer::Rejected(status))),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|e| e.as_ref().clone())?;
+        inner.metrics.cache("passthrough", !entry.is_fresh());
+        Ok(match entry.value().as_ref() {
+            Answer::Known(id) => Some(id.clone()),
+            Answer::Rejected(_) => None,
+        })
+    }
+}
+
 /// Exactly the credentials the product will see on the forwarded request: `Authorization`,
 /// (when they are forwarded at all) the session cookies as raw bytes in the client's order,
 /// and the `os_username`/`os_password` pairs of the query and form body (sent in the lookup's

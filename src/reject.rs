@@ -62,9 +62,13 @@ pub enum Reason {
     UpstreamIdentityRejected,
     IdpUnavailable,
     GroupsUnavailable,
+    /// The shared rate-limit store is unreachable and `on_store_error = "deny"` (503).
+    RateLimitUnavailable,
     UpstreamTimeout,
     /// Admin API without the right admin token (401).
     AdminUnauthorized,
+    /// A token-page form without its session's CSRF token, or sent from another origin (403).
+    CsrfRejected,
 }
 
 impl Reason {
@@ -78,7 +82,7 @@ impl Reason {
             | TokenTooOld | UnknownIssuer | WrongAudience | UsernameMissing | UsernameInvalid
             | TokenInactive | TokenUnknown | TokenRevoked | CredentialRejected
             | AdminUnauthorized => StatusCode::UNAUTHORIZED,
-            IpDenied | DeniedPath | GroupDenied | ReadOnly | TokenCreationDenied => {
+            IpDenied | DeniedPath | GroupDenied | ReadOnly | TokenCreationDenied | CsrfRejected => {
                 StatusCode::FORBIDDEN
             }
             NotFound => StatusCode::NOT_FOUND,
@@ -89,7 +93,9 @@ impl Reason {
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             UpstreamUnreachable | UpstreamIdentityRejected => StatusCode::BAD_GATEWAY,
-            IdpUnavailable | GroupsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            IdpUnavailable | GroupsUnavailable | RateLimitUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -136,8 +142,10 @@ impl Reason {
             UpstreamIdentityRejected => "upstream_identity_rejected",
             IdpUnavailable => "idp_unavailable",
             GroupsUnavailable => "groups_unavailable",
+            RateLimitUnavailable => "rate_limit_unavailable",
             UpstreamTimeout => "upstream_timeout",
             AdminUnauthorized => "admin_unauthorized",
+            CsrfRejected => "csrf_rejected",
         }
     }
 
@@ -185,8 +193,10 @@ impl Reason {
             UpstreamIdentityRejected => "The service refused the identity the gateway handed over.",
             IdpUnavailable => "The identity provider is unavailable.",
             GroupsUnavailable => "Group membership could not be determined.",
+            RateLimitUnavailable => "The rate limit could not be checked. Try again later.",
             UpstreamTimeout => "The service did not answer in time.",
             AdminUnauthorized => "An admin token is required.",
+            CsrfRejected => "The form was not sent from this page. Reload the page and try again.",
         }
     }
 }

@@ -109,10 +109,18 @@ impl Runtime {
         )
         .await?;
         // Counters of unchanged quotas survive the reload; changed quotas start fresh.
-        let limiter = Arc::new(match previous {
-            Some(p) => p.limiter.rebuild(&config.rate_limit),
-            None => RateLimiter::new(&config.rate_limit),
-        });
+        let limiter = Arc::new(
+            match previous {
+                Some(p) => p.limiter.rebuild(&config.rate_limit),
+                None => RateLimiter::new(&config.rate_limit),
+            }
+            .with_store(
+                &config.rate_limit,
+                previous.map(|p| p.limiter.as_ref()),
+                &shared.metrics,
+            )
+            .map_err(BuildError::Upstream)?,
+        );
         if limiter.enabled() {
             limiter.spawn_pruner(crate::pipeline::rate_limit::PRUNE_EVERY);
         }

@@ -81,6 +81,18 @@ impl UpstreamIdentity {
         }
     }
 
+    /// What the rewrite of a forwarded request's head puts in for the user.
+    pub fn header_hand_off(&self) -> crate::headers::IdentityHeader<'_> {
+        match self {
+            UpstreamIdentity::Header { authorization, .. } => {
+                crate::headers::IdentityHeader::Named {
+                    authorization: authorization.as_ref(),
+                }
+            }
+            UpstreamIdentity::OAuth1 { .. } => crate::headers::IdentityHeader::Omitted,
+        }
+    }
+
     /// The signer in `oauth1` mode.
     pub fn signer(&self) -> Option<&Signer> {
         match self {

@@ -127,8 +127,17 @@ pub fn summary(c: &Config) -> String {
         }
     ));
     let q = &c.rate_limit.quota;
+    let store = match &c.rate_limit.store {
+        crate::config::RateStore::Memory => "memory".to_string(),
+        // The URL may carry a password: only the settings around it.
+        crate::config::RateStore::Redis(r) => format!(
+            "redis (timeout {}, on error {:?})",
+            humantime::format_duration(r.timeout),
+            r.on_error
+        ),
+    };
     s.push_str(&format!(
-        "rate_limit  {}: {} per {}, burst {}, {} override(s)\n",
+        "rate_limit  {}: {} per {}, burst {}, {} override(s), store {store}\n",
         on(c.rate_limit.enabled),
         q.requests,
         humantime::format_duration(q.per),

@@ -224,6 +224,9 @@ impl Demo {
         ));
         s.push_str(&format!("  files          {}\n\n", self.dir().display()));
         s.push_str(&format!(
+            "The token page (create and revoke your own API tokens in a browser):\n\n  http://{gw}/_authgate/\n\n  sign in as alice / alice-pw (or bob / bob-pw, read-only; admin / admin-pw sees everyone's)\n\n"
+        ));
+        s.push_str(&format!(
             "A valid token for alice (ES256, issuer {DEMO_ISSUER}, audience jira, groups jira-users, 1 h):\n\n  export TOKEN={}\n\n",
             self.token
         ));

@@ -350,7 +350,18 @@ pub struct RawRateLimit {
     pub burst: Option<u32>,
     /// `[[rate_limit.overrides]]`
     pub overrides: Vec<RawRateOverride>,
+    /// `"memory"` (default) or `"redis"`.
+    pub store: String,
+    /// redis store: `redis://` or `rediss://` URL (a secret: it may carry a password).
+    pub redis_url: Option<String>,
+    /// redis store: one limiter round trip. Default [`DEFAULT_REDIS_TIMEOUT`].
+    pub redis_timeout: String,
+    /// redis store: `"local"` (default), `"deny"` or `"allow"`.
+    pub on_store_error: String,
 }
+
+/// One limiter round trip to Redis, by default.
+pub const DEFAULT_REDIS_TIMEOUT: &str = "50ms";
 
 impl Default for RawRateLimit {
     fn default() -> Self {
@@ -360,6 +371,10 @@ impl Default for RawRateLimit {
             per: s(DEFAULT_RATE_PER),
             burst: None,
             overrides: Vec::new(),
+            store: s("memory"),
+            redis_url: None,
+            redis_timeout: s(DEFAULT_REDIS_TIMEOUT),
+            on_store_error: s("local"),
         }
     }
 }

@@ -264,37 +264,5 @@ fn names_user(raw_name: &str) -> bool {
     name.eq_ignore_ascii_case(REQUESTOR_PARAM) || name.eq_ignore_ascii_case(LEGACY_USER_PARAM)
 }
 
-/// Checks `upstream.identity.base_url`: `scheme://host[:port]`, http or https, nothing
-/// else; returns its RFC 5849 §3.4.1.2 form (lower-case scheme and host, default port
-/// dropped).
-pub fn normalize_base_url(raw: &str) -> Result<String, String> {
-    let uri: http::Uri = raw
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a URL; use scheme://host[:port]"))?;
-    let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("http") => "http",
-        Some("https") => "https",
-        _ => return Err(format!("`{raw}` must start with http:// or https://")),
-    };
-    let authority = uri
-        .authority()
-        .ok_or_else(|| format!("`{raw}` has no host"))?;
-    if authority.as_str().contains('@') {
-        return Err(format!("`{raw}` must not carry user information"));
-    }
-    let rest = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
-    if !(rest.is_empty() || rest == "/") || raw.ends_with('?') || raw.contains('#') {
-        return Err(format!(
-            "`{raw}` must be scheme://host[:port] only; the context path goes in upstream.context_path"
-        ));
-    }
-    let host = authority.host().to_ascii_lowercase();
-    let default = if scheme == "https" { 443 } else { 80 };
-    Ok(match authority.port_u16() {
-        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
-        _ => format!("{scheme}://{host}"),
-    })
-}
-
 #[cfg(test)]
 mod tests;

@@ -92,25 +92,3 @@ fn user_parameters_are_found_after_decoding() {
     assert!(!has_user_params("user_ids=x&a=b"));
     assert_eq!(without_user_params("a=1&%75ser_id=2&b"), "a=1&b");
 }
-
-#[test]
-fn base_url_is_scheme_host_and_port_only() {
-    assert_eq!(
-        normalize_base_url("HTTPS://Jira.Example.com:443").unwrap(),
-        "https://jira.example.com"
-    );
-    assert_eq!(
-        normalize_base_url("http://jira:8080/").unwrap(),
-        "http://jira:8080"
-    );
-    for bad in [
-        "jira.example.com",
-        "ftp://jira",
-        "https://jira/jira",
-        "https://u:p@jira",
-        "https://jira?x=1",
-        "https://jira/#f",
-    ] {
-        assert!(normalize_base_url(bad).is_err(), "{bad}");
-    }
-}

@@ -19,7 +19,7 @@ use http::request::Parts;
 pub use crate::request as ctx;
 pub use crate::request::{RequestCtx, Stage};
 pub use authz::Permitted;
-pub use reserved::{LocalCall, LocalRoute};
+pub use reserved::{LocalCall, LocalRoute, PageRoute};
 
 use self::credential::{Credential, CredentialDecision};
 use crate::body::{Form, RequestBody};
@@ -60,6 +60,9 @@ pub enum Outcome {
     Forward(Handoff),
     /// Answer from authgate itself, for the caller the pipeline identified.
     Local(LocalCall),
+    /// The token page (`src/page/`): its viewer is a browser, identified by the page itself
+    /// (its own session, the product's session cookie, or its sign-in form).
+    Page(PageRoute),
     /// Refuse.
     Reject(Rejection),
 }
@@ -297,10 +300,17 @@ async fn run_stages(
         // so a public endpoint is no open flood path to the product.
         Scoped::Done(Outcome::Forward(h)) if ctx.is_api && rt.config.auth.enabled => {
             ctx.stage = Stage::RateLimit;
-            ctx.rate = rt.limiter.check(None, ctx)?;
+            ctx.rate = rt.limiter.check(None, ctx).await?;
             return Ok(Outcome::Forward(h));
         }
         Scoped::Done(outcome) => return Ok(outcome),
+        // The token page has browsers, not API clients, as callers: a page session, the
+        // product's session cookie or the page's sign-in form (checked as Basic is, through
+        // `reserved::basic`), which the page itself sorts out (`src/page/`).
+        Scoped::Local(LocalRoute::Page(route)) => {
+            ctx.stage = Stage::Authn;
+            return Ok(Outcome::Page(route));
+        }
         // authgate's own endpoints: the caller is identified by the same authn and groups
         // stages; what it may do there is the endpoint's rule (`tokens::api`).
         Scoped::Local(route) => {
@@ -329,7 +339,14 @@ async fn run_stages(
         return Err(Rejection::new(Reason::MalformedRequest).detail("two Content-Type headers"));
     }
     if carriers::is_form(&parts.headers) {
-        body.read_form().await?;
+        body.read_form().await.map_err(|e| {
+            if crate::body::body_too_large(e.as_ref()) {
+                Rejection::new(Reason::BodyTooLarge)
+            } else {
+                Rejection::new(Reason::MalformedRequest)
+                    .detail(format!("reading the form body: {e}"))
+            }
+        })?;
     }
     let Checked {
         canonical,
@@ -400,7 +417,7 @@ async fn run_stages(
     // 8. rate_limit: after authn so keys exist only for identified callers (junk tokens cannot
     //    grow the key set), and after authz so refused calls do not spend tokens.
     ctx.stage = Stage::RateLimit;
-    ctx.rate = rt.limiter.check(permitted.as_ref(), ctx)?;
+    ctx.rate = rt.limiter.check(permitted.as_ref(), ctx).await?;
 
     // 9. forward.
     ctx.stage = Stage::Forward;

@@ -16,6 +16,12 @@
 //!   dropped by [`RateLimiter::prune`] (`retain_recent` + `shrink_to_fit`), run on a timer.
 //! - Generic over governor's `Clock`: production uses the default clock, tests
 //!   `governor::clock::FakeRelativeClock`, so every count and header is exact.
+//! - `store = "redis"` (`store_redis`): the same quotas and headers, decided in Redis so every
+//!   replica shares each bucket; while Redis fails or is slower than `redis_timeout`,
+//!   `on_store_error` decides (this replica's own buckets, 503 `rate_limit_unavailable`, or
+//!   allow), counted in `/metrics` and named by `/readyz`.
+
+pub mod store_redis;
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -27,7 +33,7 @@ use governor::state::keyed::DashMapStateStore;
 
 use super::ip_filter::ClientIp;
 use super::{Permitted, RequestCtx};
-use crate::config::{Quota, RateLimitSettings};
+use crate::config::{OnStoreError, Quota, RateLimitSettings, RateStore};
 use crate::principal::CredentialKind;
 use crate::reject::{RateHeaders, Reason, Rejection};
 
@@ -66,6 +72,24 @@ impl<C: Clock + Clone> Bucket<C> {
         }
     }
 
+    /// `Retry-After` of an allowed request: 0 while tokens remain, else at most one refill
+    /// period.
+    fn retry_after(&self, remaining: u32) -> u64 {
+        if remaining > 0 {
+            0
+        } else {
+            ceil_secs(self.quota.per / self.quota.requests.get())
+        }
+    }
+
+    /// 429 with the headers of an empty bucket whose next token is `wait` away.
+    fn refused(&self, wait: Duration) -> Rejection {
+        let mut r =
+            Rejection::new(Reason::RateLimited).detail(format!("bucket empty for {wait:?}"));
+        r.rate = Some(self.headers(0, ceil_secs(wait).max(1)));
+        r
+    }
+
     fn headers(&self, remaining: u32, retry_after_secs: u64) -> RateHeaders {
         RateHeaders {
             limit: self.quota.burst.get(),
@@ -86,6 +110,16 @@ pub struct RateLimiter<C: Clock = DefaultClock> {
     overrides: Vec<(String, Arc<Bucket<C>>)>,
     /// Every distinct bucket once.
     buckets: Vec<Arc<Bucket<C>>>,
+    /// `store = "redis"`: where decisions are made; the buckets above are the fallback.
+    shared: Option<Shared>,
+}
+
+/// The Redis store and what decides without it.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<store_redis::RedisStore>,
+    on_error: OnStoreError,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl<C: Clock> std::fmt::Debug for RateLimiter<C> {
@@ -150,12 +184,52 @@ impl<C: Clock + Clone> RateLimiter<C> {
             default,
             overrides,
             buckets,
+            shared: None,
         }
+    }
+
+    /// With `store = "redis"`, decisions go to Redis: the store of `previous` is kept when its
+    /// settings are unchanged (and its connection with it), else a new one is made (it connects
+    /// lazily). Memory store: unchanged.
+    pub fn with_store(
+        mut self,
+        settings: &RateLimitSettings,
+        previous: Option<&RateLimiter<C>>,
+        metrics: &Arc<crate::metrics::Metrics>,
+    ) -> Result<Self, String> {
+        let RateStore::Redis(redis) = &settings.store else {
+            return Ok(self);
+        };
+        let kept = previous
+            .and_then(|p| p.shared.as_ref())
+            .filter(|s| s.store.serves(redis))
+            .map(|s| Arc::clone(&s.store));
+        let store = match kept {
+            Some(s) => s,
+            None => Arc::new(store_redis::RedisStore::new(redis)?),
+        };
+        self.shared = Some(Shared {
+            store,
+            on_error: redis.on_error,
+            metrics: Arc::clone(metrics),
+        });
+        Ok(self)
+    }
+
+    /// `store = "redis"`: `Err` naming the store while its last decision failed; `Ok(true)`
+    /// when that makes the gateway not ready (`on_store_error = "deny"`). `None`: memory store.
+    pub fn store_health(&self) -> Option<Result<(), (String, bool)>> {
+        let s = self.shared.as_ref()?;
+        Some(
+            s.store
+                .health()
+                .map_err(|e| (e, s.on_error == OnStoreError::Deny)),
+        )
     }
 
     /// Takes one token for the caller; `None` when rate limiting is off. Called only after
     /// authentication and authorization (`permitted` is `None` for callers nobody identified).
-    pub fn check(
+    pub async fn check(
         &self,
         permitted: Option<&Permitted>,
         ctx: &RequestCtx,
@@ -167,31 +241,74 @@ impl<C: Clock + Clone> RateLimiter<C> {
         let groups = permitted
             .map(|p| p.principal().groups())
             .unwrap_or_default();
-        self.take(&key, groups).map(Some)
+        match &self.shared {
+            None => self.take(&key, groups).map(Some),
+            Some(s) => self.take_shared(s, &key, groups).await.map(Some),
+        }
+    }
+
+    /// One decision in Redis; `on_store_error` decides when Redis gives none in time.
+    async fn take_shared(
+        &self,
+        s: &Shared,
+        key: &LimitKey,
+        groups: &[String],
+    ) -> Result<RateHeaders, Rejection> {
+        let bucket = self.bucket_for(groups);
+        let error = match s.store.take(&bucket.quota, key).await {
+            Ok(store_redis::Verdict::Allowed { remaining }) => {
+                return Ok(bucket.headers(remaining, bucket.retry_after(remaining)))
+            }
+            Ok(store_redis::Verdict::Refused { wait }) => return Err(bucket.refused(wait)),
+            Err(e) => e,
+        };
+        let decided_by = match s.on_error {
+            OnStoreError::Local => "local",
+            OnStoreError::Deny => "deny",
+            OnStoreError::Allow => "allow",
+        };
+        s.metrics.count(
+            "authgate_rate_limit_store_errors_total",
+            &[("store", "redis".into())],
+            1,
+        );
+        s.metrics.count(
+            "authgate_rate_limit_fallbacks_total",
+            &[("decided_by", decided_by.into())],
+            1,
+        );
+        match s.on_error {
+            OnStoreError::Local => self.take_in(bucket, key).map_err(|r| {
+                let detail = format!(
+                    "{} (decided locally: {error})",
+                    r.detail.as_deref().unwrap_or("")
+                );
+                r.detail(detail)
+            }),
+            OnStoreError::Deny => {
+                Err(Rejection::new(Reason::RateLimitUnavailable).detail(error.to_string()))
+            }
+            // Not limited; the headers are this replica's own view.
+            OnStoreError::Allow => Ok(self
+                .take_in(bucket, key)
+                .unwrap_or_else(|_| bucket.headers(0, 0))),
+        }
     }
 
     /// Takes one token from `key`'s bucket in the quota for `groups` (the first override
-    /// whose group is in `groups`, else the default), whether or not limiting is on.
+    /// whose group is in `groups`, else the default), whether or not limiting is on, in this
+    /// process's own buckets.
     pub fn take(&self, key: &LimitKey, groups: &[String]) -> Result<RateHeaders, Rejection> {
-        let bucket = self.bucket_for(groups);
+        self.take_in(self.bucket_for(groups), key)
+    }
+
+    fn take_in(&self, bucket: &Bucket<C>, key: &LimitKey) -> Result<RateHeaders, Rejection> {
         match bucket.gov.check_key(key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
-                // No token left: the next one is at most one refill period away.
-                let retry = if remaining > 0 {
-                    0
-                } else {
-                    ceil_secs(bucket.quota.per / bucket.quota.requests.get())
-                };
-                Ok(bucket.headers(remaining, retry))
+                Ok(bucket.headers(remaining, bucket.retry_after(remaining)))
             }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                let mut r = Rejection::new(Reason::RateLimited)
-                    .detail(format!("bucket empty for {wait:?}"));
-                r.rate = Some(bucket.headers(0, ceil_secs(wait).max(1)));
-                Err(r)
-            }
+            Err(not_until) => Err(bucket.refused(not_until.wait_time_from(self.clock.now()))),
         }
     }
 

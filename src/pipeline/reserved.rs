@@ -1,7 +1,8 @@
 //! Stage 2, `reserved`: authgate's own paths under `/_authgate`, run through the same stages
 //! as every other request.
 //!
-//! Owns: the routes (`/_authgate/tokens`, `/_authgate/tokens/{id}`) and their methods (404 /
+//! Owns: the routes (`/_authgate/tokens`, `/_authgate/tokens/{id}`, and the token page's, which
+//! [`PageRoute`]) and their methods (404 /
 //! 405 before anyone is asked who the caller is), the 16 KiB body limit there, and who the
 //! caller is: a provider token (JWT, or an opaque token when an introspection provider
 //! exists) through the same `authn` and `groups` stages, or Basic credentials the product
@@ -31,6 +32,52 @@ pub enum LocalRoute {
     Tokens,
     /// `DELETE /_authgate/tokens/{id}`.
     Token(String),
+    /// The token page for browsers (`src/page/`), which identifies its viewer itself.
+    Page(PageRoute),
+}
+
+/// A route of the token page (`src/page/`, docs/tokens.md), relative to the context path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRoute {
+    /// `GET /_authgate`: redirected to `/_authgate/`.
+    Bare,
+    /// `GET /_authgate/`: the sign-in form or the user's tokens.
+    Home,
+    /// `POST /_authgate/sign-in`.
+    SignIn,
+    /// `POST /_authgate/sign-out`.
+    SignOut,
+    /// `POST /_authgate/create`.
+    Create,
+    /// `POST /_authgate/revoke`.
+    Revoke,
+    /// `GET /_authgate/page.css`.
+    Stylesheet,
+    /// `GET /_authgate/page.js` (the copy button).
+    Script,
+}
+
+impl PageRoute {
+    /// The page route of `path` for `method`; `None` when `path` is not one of the page's
+    /// (the JSON API's, or unknown); 405 for a method the route does not take.
+    pub fn of(path: &str, method: &Method) -> Result<Option<PageRoute>, Rejection> {
+        let (route, post) = match path {
+            "/_authgate" => (PageRoute::Bare, false),
+            "/_authgate/" => (PageRoute::Home, false),
+            "/_authgate/sign-in" => (PageRoute::SignIn, true),
+            "/_authgate/sign-out" => (PageRoute::SignOut, true),
+            "/_authgate/create" => (PageRoute::Create, true),
+            "/_authgate/revoke" => (PageRoute::Revoke, true),
+            "/_authgate/page.css" => (PageRoute::Stylesheet, false),
+            "/_authgate/page.js" => (PageRoute::Script, false),
+            _ => return Ok(None),
+        };
+        let wanted = if post { Method::POST } else { Method::GET };
+        if *method != wanted {
+            return Err(Rejection::new(Reason::MethodNotAllowed));
+        }
+        Ok(Some(route))
+    }
 }
 
 /// A request for an endpoint of authgate's own, with the caller the pipeline identified.
@@ -50,6 +97,9 @@ pub fn is_reserved(path: &str) -> bool {
 /// The route of `path` (relative to the context path) for `method`: 404 for an unknown path,
 /// 405 for a method the route does not take, 413 for a declared body over the limit.
 pub fn route(path: &str, method: &Method, headers: &HeaderMap) -> Result<LocalRoute, Rejection> {
+    if let Some(page) = PageRoute::of(path, method)? {
+        return declared_within_limit(headers).map(|()| LocalRoute::Page(page));
+    }
     let route = match path.strip_prefix("/_authgate/tokens") {
         Some("") => LocalRoute::Tokens,
         Some(rest) => match rest.strip_prefix('/') {
@@ -63,6 +113,11 @@ pub fn route(path: &str, method: &Method, headers: &HeaderMap) -> Result<LocalRo
         | (LocalRoute::Token(_), &Method::DELETE) => {}
         _ => return Err(Rejection::new(Reason::MethodNotAllowed)),
     }
+    declared_within_limit(headers).map(|()| route)
+}
+
+/// 413 for a declared body over [`MAX_BODY_BYTES`].
+fn declared_within_limit(headers: &HeaderMap) -> Result<(), Rejection> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -70,7 +125,7 @@ pub fn route(path: &str, method: &Method, headers: &HeaderMap) -> Result<LocalRo
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(Rejection::new(Reason::BodyTooLarge));
     }
-    Ok(route)
+    Ok(())
 }
 
 /// Who calls `/_authgate` (stages 5–7 for authgate's own endpoints): the credential classified
@@ -83,7 +138,9 @@ pub async fn caller(
     let cred = credential::classify(headers, &rt.config.upstream.carriers, &Params::default())?;
     ctx.credential = cred.kind();
     match &cred {
-        Credential::Basic { username } => basic(rt, headers, username, ctx).await,
+        Credential::Basic { username } => {
+            basic(rt, headers.get(header::AUTHORIZATION), username, ctx).await
+        }
         Credential::Jwt(_) => rt.groups.resolve(rt.authn.authenticate(&cred).await?).await,
         Credential::Opaque(_) if rt.authn.has_introspection() => {
             rt.groups.resolve(rt.authn.authenticate(&cred).await?).await
@@ -97,9 +154,13 @@ pub async fn caller(
     }
 }
 
-async fn basic(
+/// Checks Basic credentials with the product, as the caller, with failures limited per
+/// username and per client address (`tokens::attempts`). `authorization` is the whole
+/// `Authorization` value; `username` the name in it. The token page's sign-in form comes here
+/// too, so a password is checked and limited the same way wherever it is typed.
+pub(crate) async fn basic(
     rt: &Runtime,
-    headers: &HeaderMap,
+    authorization: Option<&http::HeaderValue>,
     username: &str,
     ctx: &RequestCtx,
 ) -> Result<Principal, Rejection> {
@@ -115,7 +176,7 @@ async fn basic(
     }
     // Only the credential goes along: the product answers for exactly these Basic credentials.
     let mut ask = HeaderMap::new();
-    if let Some(a) = headers.get(header::AUTHORIZATION) {
+    if let Some(a) = authorization {
         let mut a = a.clone();
         a.set_sensitive(true);
         ask.insert(header::AUTHORIZATION, a);

@@ -237,11 +237,11 @@ impl Upstream {
         } = req;
         let authenticated = matches!(caller, headers::Caller::Authenticated { .. });
         // `oauth1`: the signer and the user it signs for.
-        let signing = match caller {
-            headers::Caller::Authenticated {
-                username,
-                identity: UpstreamIdentity::OAuth1 { signer, .. },
-            } => Some((std::sync::Arc::clone(signer), username)),
+        let signing = match (caller, identity) {
+            (
+                headers::Caller::Authenticated { username, .. },
+                UpstreamIdentity::OAuth1 { signer, .. },
+            ) => Some((std::sync::Arc::clone(signer), username)),
             _ => None,
         };
         // The same rewrite the bench measures (`headers::rewrite_request`).
@@ -394,7 +394,7 @@ impl SendFailure {
             SendFailure::Conn(e) => (false, e),
             SendFailure::Pool(e) => (e.is_connect(), e),
         };
-        if body_too_large(error) {
+        if crate::body::body_too_large(error) {
             // A streamed body went over `server.max_body_bytes` while being forwarded.
             return Rejection::new(Reason::BodyTooLarge).detail("body over server.max_body_bytes");
         }
@@ -403,20 +403,6 @@ impl SendFailure {
         Rejection::new(Reason::UpstreamUnreachable)
             .detail(format!("upstream {what} failed: {error}"))
     }
-}
-
-/// True when `e` was caused by the request body going over its limit ([`request_body`]).
-pub fn body_too_large(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    // The chain is short (client error -> hyper error -> body error); bound it anyway.
-    for _ in 0..8 {
-        let Some(c) = cause else { return false };
-        if c.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        cause = c.source();
-    }
-    false
 }
 
 /// Turns a hyper request body into the boxed [`Body`], refusing more than `limit` bytes.

@@ -14,6 +14,7 @@ use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 
 use super::manage::{self, CreateRequest};
+use super::store::TokenRecord;
 use crate::body::{empty, json_response, Body};
 use crate::pipeline::{LocalCall, LocalRoute, RequestCtx};
 use crate::principal::Principal;
@@ -39,7 +40,7 @@ pub async fn serve(
     ctx: &mut RequestCtx,
 ) -> Result<Response<Body>, Rejection> {
     let LocalCall { route, caller } = call;
-    let is_admin = caller.in_any(&rt.config.access.admin_groups);
+    let is_admin = is_admin(rt, &caller);
     match route {
         LocalRoute::Tokens if parts.method == Method::POST => {
             let body = read_body(body).await?;
@@ -50,14 +51,17 @@ pub async fn serve(
             ctx.token_id = Some(id.clone());
             revoke(rt, ctx, &caller, is_admin, &id).await
         }
+        // The pipeline hands the page's routes to `page::serve`, never here.
+        LocalRoute::Page(_) => Err(Rejection::new(Reason::NotFound)),
     }
 }
 
-async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
+/// The body of a request under `/_authgate`, up to `reserved::MAX_BODY_BYTES`.
+pub(crate) async fn read_body(body: Body) -> Result<bytes::Bytes, Rejection> {
     match crate::body::read_limited(body, crate::pipeline::reserved::MAX_BODY_BYTES).await {
         Ok((crate::body::Form::Read(bytes), _)) => Ok(bytes),
         Ok(_) => Err(Rejection::new(Reason::BodyTooLarge)),
-        Err(e) if crate::proxy::body_too_large(&*e) => Err(Rejection::new(Reason::BodyTooLarge)),
+        Err(e) if crate::body::body_too_large(&*e) => Err(Rejection::new(Reason::BodyTooLarge)),
         Err(e) => {
             Err(Rejection::new(Reason::MalformedRequest).detail(format!("reading the body: {e}")))
         }
@@ -71,17 +75,7 @@ async fn create(
     is_admin: bool,
     body: &[u8],
 ) -> Result<Response<Body>, Rejection> {
-    let cfg = &rt.config;
-    if !cfg.tokens.allow_user_creation && !is_admin {
-        return Err(Rejection::new(Reason::TokenCreationDenied).detail(
-            "tokens.allow_user_creation is off and the caller is not in access.admin_groups",
-        ));
-    }
-    let groups = &cfg.access.token_creation_groups;
-    if !groups.is_empty() && !is_admin && !caller.in_any(groups) {
-        return Err(Rejection::new(Reason::TokenCreationDenied)
-            .detail("the caller is in none of access.token_creation_groups"));
-    }
+    may_create(rt, caller, is_admin)?;
     let req: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
     } else {
@@ -95,10 +89,78 @@ async fn create(
         Some(t) => Some(manage::parse_expiry(t).map_err(|e| e.rejection())?),
         None => None,
     };
+    let created = create_for(
+        rt,
+        caller,
+        is_admin,
+        Ask {
+            name: req.name,
+            expires_in,
+            read_only: req.read_only,
+        },
+    )
+    .await?;
+    ctx.token_id = Some(created.record.id.clone());
+    let body = manage::created_json(&created).to_string();
+    let mut resp = json_response(StatusCode::CREATED, &serde_json::Value::Null);
+    *resp.body_mut() = crate::body::full(body);
+    ctx.action = Some("token_create");
+    Ok(resp)
+}
+
+/// What a caller asks for when creating a token (the JSON body, or the token page's form).
+#[derive(Debug, Default)]
+pub struct Ask {
+    /// Unique per user; default `token-<id>`.
+    pub name: Option<String>,
+    /// Default `tokens.default_expiry`.
+    pub expires_in: Option<std::time::Duration>,
+    /// `None`: read-only exactly when the caller is.
+    pub read_only: Option<bool>,
+}
+
+/// Whether `caller` may create tokens at all (`allow_user_creation`, `token_creation_groups`;
+/// admins always may): the first rule of a create, also what the token page asks before
+/// offering the form.
+pub fn may_create(rt: &Runtime, caller: &Principal, is_admin: bool) -> Result<(), Rejection> {
+    let cfg = &rt.config;
+    if !cfg.tokens.allow_user_creation && !is_admin {
+        return Err(Rejection::new(Reason::TokenCreationDenied).detail(
+            "tokens.allow_user_creation is off and the caller is not in access.admin_groups",
+        ));
+    }
+    let groups = &cfg.access.token_creation_groups;
+    if !groups.is_empty() && !is_admin && !caller.in_any(groups) {
+        return Err(Rejection::new(Reason::TokenCreationDenied)
+            .detail("the caller is in none of access.token_creation_groups"));
+    }
+    Ok(())
+}
+
+/// Whether `caller` is in `access.admin_groups` (sees and revokes everyone's tokens).
+pub fn is_admin(rt: &Runtime, caller: &Principal) -> bool {
+    caller.in_any(&rt.config.access.admin_groups)
+}
+
+/// Whether `caller` is in `access.read_only_groups` (makes read-only tokens only).
+pub fn is_read_only(rt: &Runtime, caller: &Principal) -> bool {
+    caller.in_any(&rt.config.access.read_only_groups)
+}
+
+/// Creates a token for `caller` under every rule of docs/tokens.md (the JSON API and the token
+/// page both come here, so the rules and reasons are the same).
+pub async fn create_for(
+    rt: &Runtime,
+    caller: &Principal,
+    is_admin: bool,
+    ask: Ask,
+) -> Result<manage::Created, Rejection> {
+    may_create(rt, caller, is_admin)?;
+    let cfg = &rt.config;
     // A read-only caller makes read-only tokens only: a token carries its creator's
     // groups, and asking for more than the caller has is refused, not quietly narrowed.
-    let read_only_caller = caller.in_any(&cfg.access.read_only_groups);
-    let read_only = match req.read_only {
+    let read_only_caller = is_read_only(rt, caller);
+    let read_only = match ask.read_only {
         Some(false) if read_only_caller => {
             return Err(Rejection::new(Reason::ReadOnly)
                 .public_note("A read-only user can create read-only tokens only.")
@@ -114,8 +176,8 @@ async fn create(
         now,
         CreateRequest {
             user: caller.username().to_string(),
-            name: req.name,
-            expires_in,
+            name: ask.name,
+            expires_in: ask.expires_in,
             read_only,
             created_by: caller.username().to_string(),
             enforce_limit: true,
@@ -124,18 +186,31 @@ async fn create(
     )
     .await
     .map_err(|e| e.rejection())?;
-    ctx.token_id = Some(created.record.id.clone());
     tracing::info!(
         token_id = %created.record.id,
         user = %created.record.username,
         read_only = created.record.read_only,
         "gateway token created"
     );
-    let body = manage::created_json(&created).to_string();
-    let mut resp = json_response(StatusCode::CREATED, &serde_json::Value::Null);
-    *resp.body_mut() = crate::body::full(body);
-    ctx.action = Some("token_create");
-    Ok(resp)
+    Ok(created)
+}
+
+/// Revokes `id` for `caller` (the owner, or an admin; anyone else's token is `not_found`).
+pub async fn revoke_for(
+    rt: &Runtime,
+    caller: &Principal,
+    is_admin: bool,
+    id: &str,
+) -> Result<TokenRecord, Rejection> {
+    let now = rt.tokens.now();
+    let record = manage::revoke(rt.tokens.store(), now, id, |r| {
+        is_admin || r.username == caller.username()
+    })
+    .await
+    .map_err(|e| e.rejection())?;
+    rt.tokens.forget(&record.hash).await;
+    tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
+    Ok(record)
 }
 
 async fn list(
@@ -172,14 +247,7 @@ async fn revoke(
     is_admin: bool,
     id: &str,
 ) -> Result<Response<Body>, Rejection> {
-    let now = rt.tokens.now();
-    let record = manage::revoke(rt.tokens.store(), now, id, |r| {
-        is_admin || r.username == caller.username()
-    })
-    .await
-    .map_err(|e| e.rejection())?;
-    rt.tokens.forget(&record.hash).await;
-    tracing::info!(token_id = %record.id, user = %record.username, by = %caller.username(), "gateway token revoked");
+    revoke_for(rt, caller, is_admin, id).await?;
     let mut resp = Response::new(empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     ctx.action = Some("token_revoke");

@@ -1,8 +1,9 @@
 //! The lookup cache in front of the token table.
 //!
-//! Owns: caching `by_hash` answers for at most [`LOOKUP_TTL`] (5 s), so a revocation made on
-//! any replica sharing the database is honoured within 5 s everywhere (and at once on the
-//! replica that revoked, which invalidates its own entry). Misses are cached for the same
+//! Owns: caching `by_hash` answers for at most [`LOOKUP_TTL`] (4 s), so a revocation made on
+//! any replica sharing the database is honoured within 5 s everywhere (the last second is for
+//! requests in flight), and at once on the replica that revoked, which invalidates its own
+//! entry. Misses are cached for the same
 //! short time so junk tokens with a valid checksum do not reach the database on every
 //! request. Concurrent lookups of one hash share one query. Database errors are never
 //! cached: the next request asks again (fail closed meanwhile).
@@ -13,7 +14,7 @@ use std::time::Duration;
 use super::store::{StoreError, TokenRecord, TokenStore};
 
 /// Longest time an answer from the database is reused (docs/tokens.md: at most 5 s).
-pub const LOOKUP_TTL: Duration = Duration::from_secs(5);
+pub const LOOKUP_TTL: Duration = Duration::from_secs(4);
 /// Cached answers held at most (found and missing alike); the oldest go first.
 pub const LOOKUP_CAPACITY: u64 = 100_000;
 

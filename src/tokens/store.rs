@@ -97,6 +97,11 @@ impl TokenStore {
         TokenStore { db }
     }
 
+    /// The database the tokens live in (the token page keeps its sessions there too).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Inserts a new row.
     pub async fn insert(&self, r: &TokenRecord) -> Result<(), StoreError> {
         let sql = format!(

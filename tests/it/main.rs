@@ -17,6 +17,7 @@
 //! - `cli`      — the binary on bad input (one sentence, exit 1) and `--help`.
 //! - `config`   — every file under `config/` loads; the example documents every key.
 //! - `demo`     — `authgate demo`'s printed curl commands do what they say.
+//! - `page`     — the token page over HTTP; `page_browser` — the same in headless Chromium.
 
 mod audit;
 mod audit_gateway;
@@ -50,13 +51,17 @@ mod catalog_keys;
 mod catalog_methods;
 mod catalog_paths;
 mod catalog_rate;
+mod cluster;
 mod fuzz_regressions;
 mod hostile;
 mod oauth1;
 mod oauth1_attacks;
 mod oauth1_oauthlib;
+mod page;
+mod page_browser;
 mod pipeline;
 mod proxy;
 mod proxy_pinned;
 mod rate_limit;
+mod rate_limit_redis;
 mod tokens;

@@ -340,10 +340,14 @@ async fn the_context_path_is_stripped_once_before_rules_match() {
 #[tokio::test]
 async fn reserved_paths_are_never_forwarded() {
     let t = Setup::jira().with("[auth]\nenabled = false").start().await;
-    for path in ["/_authgate", "/_authgate/x", "/%5Fauthgate/x"] {
+    for path in ["/_authgate/x", "/%5Fauthgate/x"] {
         let r = t.get(path).send().await;
         assert_refused(&t, &r, 404, "not_found");
     }
+    // The bare prefix is the token page's, which sends the browser to `/_authgate/`.
+    let r = t.get("/_authgate").send().await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/_authgate/")));
+    assert!(t.jira.requests().is_empty());
     // The token API itself answers (here: who are you?), and is not forwarded either.
     let r = t.get("/_authgate/tokens").send().await;
     assert_refused(&t, &r, 401, "credential_required");

@@ -150,7 +150,7 @@ fn check_oauth1(
         }
     };
     let base_url = match (r.base_url.as_deref(), url) {
-        (Some(b), _) => match crate::oauth1::normalize_base_url(b) {
+        (Some(b), _) => match normalize_base_url(b) {
             Ok(b) => Some(b),
             Err(msg) => {
                 e.push("upstream.identity.base_url", msg);
@@ -160,7 +160,7 @@ fn check_oauth1(
         (None, Some(u)) => {
             let scheme = u.scheme_str().unwrap_or("http");
             let authority = u.authority().map(|a| a.as_str()).unwrap_or("");
-            crate::oauth1::normalize_base_url(&format!("{scheme}://{authority}")).ok()
+            normalize_base_url(&format!("{scheme}://{authority}")).ok()
         }
         // upstream.url has its own error.
         (None, None) => None,
@@ -189,4 +189,63 @@ fn is_reserved_header(h: &HeaderName) -> bool {
             | "te"
             | "upgrade"
     )
+}
+
+/// Checks `upstream.identity.base_url`: `scheme://host[:port]`, http or https, nothing
+/// else; returns its RFC 5849 §3.4.1.2 form (lower-case scheme and host, default port
+/// dropped).
+pub(crate) fn normalize_base_url(raw: &str) -> Result<String, String> {
+    let uri: http::Uri = raw
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a URL; use scheme://host[:port]"))?;
+    let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("http") => "http",
+        Some("https") => "https",
+        _ => return Err(format!("`{raw}` must start with http:// or https://")),
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("`{raw}` has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(format!("`{raw}` must not carry user information"));
+    }
+    let rest = uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+    if !(rest.is_empty() || rest == "/") || raw.ends_with('?') || raw.contains('#') {
+        return Err(format!(
+            "`{raw}` must be scheme://host[:port] only; the context path goes in upstream.context_path"
+        ));
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let default = if scheme == "https" { 443 } else { 80 };
+    Ok(match authority.port_u16() {
+        Some(p) if p != default => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_base_url;
+
+    #[test]
+    fn base_url_is_scheme_host_and_port_only() {
+        assert_eq!(
+            normalize_base_url("HTTPS://Jira.Example.com:443").unwrap(),
+            "https://jira.example.com"
+        );
+        assert_eq!(
+            normalize_base_url("http://jira:8080/").unwrap(),
+            "http://jira:8080"
+        );
+        for bad in [
+            "jira.example.com",
+            "ftp://jira",
+            "https://jira/jira",
+            "https://u:p@jira",
+            "https://jira?x=1",
+            "https://jira/#f",
+        ] {
+            assert!(normalize_base_url(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -198,6 +198,7 @@ pub(super) fn check_rate_limit(
             overrides.push((o.group.clone(), q));
         }
     }
+    let store = check_rate_store(r, e);
     if e.0.len() > n {
         return None;
     }
@@ -205,7 +206,90 @@ pub(super) fn check_rate_limit(
         enabled: r.enabled,
         quota: q?,
         overrides,
+        store: store?,
     })
+}
+
+/// Longest `redis_timeout` accepted: it is added to every limited request while Redis is slow.
+const MAX_REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn check_rate_store(r: &RawRateLimit, e: &mut ConfigErrors) -> Option<RateStore> {
+    match r.store.as_str() {
+        "memory" => {
+            for (key, given) in [
+                ("redis_url", r.redis_url.is_some()),
+                ("redis_timeout", r.redis_timeout != DEFAULT_REDIS_TIMEOUT),
+                ("on_store_error", r.on_store_error != "local"),
+            ] {
+                if given {
+                    e.push(
+                        format!("rate_limit.{key}"),
+                        "applies only to store = \"redis\"; remove it or set store = \"redis\"",
+                    );
+                }
+            }
+            Some(RateStore::Memory)
+        }
+        "redis" => {
+            let url = match r.redis_url.as_deref() {
+                Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                    match redis::IntoConnectionInfo::into_connection_info(u) {
+                        Ok(_) => Some(Secret::new(u.to_string())),
+                        // The message may hold the URL and its password: never shown.
+                        Err(_) => {
+                            e.push("rate_limit.redis_url", "is not a valid Redis URL");
+                            None
+                        }
+                    }
+                }
+                Some(_) => {
+                    e.push(
+                        "rate_limit.redis_url",
+                        "must start with redis:// or rediss://",
+                    );
+                    None
+                }
+                None => {
+                    e.push(
+                        "rate_limit.redis_url",
+                        "is required for store = \"redis\" (e.g. \"redis://127.0.0.1:6379/0\", a password through \"${VAR}\")",
+                    );
+                    None
+                }
+            };
+            let timeout = e.positive_duration("rate_limit.redis_timeout", &r.redis_timeout);
+            if timeout.is_some_and(|t| t > MAX_REDIS_TIMEOUT) {
+                e.push(
+                    "rate_limit.redis_timeout",
+                    "must be at most 5s: every limited request waits up to this long while Redis is slow",
+                );
+            }
+            let on_error = match r.on_store_error.as_str() {
+                "local" => Some(OnStoreError::Local),
+                "deny" => Some(OnStoreError::Deny),
+                "allow" => Some(OnStoreError::Allow),
+                other => {
+                    e.push(
+                        "rate_limit.on_store_error",
+                        format!("`{other}` is not one of \"local\", \"deny\", \"allow\""),
+                    );
+                    None
+                }
+            };
+            Some(RateStore::Redis(RedisSettings {
+                url: url?,
+                timeout: timeout?,
+                on_error: on_error?,
+            }))
+        }
+        other => {
+            e.push(
+                "rate_limit.store",
+                format!("`{other}` is not a store; use \"memory\" or \"redis\""),
+            );
+            None
+        }
+    }
 }
 
 pub(super) fn check_tokens(r: &RawTokens, e: &mut ConfigErrors) -> Option<TokenSettings> {
