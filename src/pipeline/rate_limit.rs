@@ -241,9 +241,20 @@ impl<C: Clock + Clone> RateLimiter<C> {
         let groups = permitted
             .map(|p| p.principal().groups())
             .unwrap_or_default();
+        self.decide(&key, groups).await.map(Some)
+    }
+
+    /// One decision for `key` in the quota for `groups`, whether or not limiting is on: in
+    /// Redis with `store = "redis"` (and `on_store_error` when it gives none in time), else in
+    /// this process's own buckets.
+    pub async fn decide(
+        &self,
+        key: &LimitKey,
+        groups: &[String],
+    ) -> Result<RateHeaders, Rejection> {
         match &self.shared {
-            None => self.take(&key, groups).map(Some),
-            Some(s) => self.take_shared(s, &key, groups).await.map(Some),
+            None => self.take(key, groups),
+            Some(s) => self.take_shared(s, key, groups).await,
         }
     }
 

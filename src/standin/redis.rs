@@ -20,6 +20,7 @@ pub struct Redis {
     dir: PathBuf,
     child: Mutex<Option<Child>>,
     maxmemory: Mutex<Option<String>>,
+    password: Option<String>,
 }
 
 /// Why the server could not be started.
@@ -45,6 +46,15 @@ fn is_root() -> bool {
 impl Redis {
     /// Starts a server; blocks until it answers `PING` (at most 20 s).
     pub fn start() -> Result<Redis, RedisError> {
+        Self::start_inner(None)
+    }
+
+    /// Starts a server that wants `password` (`requirepass`); [`Redis::url`] carries it.
+    pub fn start_with_password(password: &str) -> Result<Redis, RedisError> {
+        Self::start_inner(Some(password.to_string()))
+    }
+
+    fn start_inner(password: Option<String>) -> Result<Redis, RedisError> {
         let port = free_port()?;
         let dir =
             std::env::temp_dir().join(format!("authgate-redis-{}-{port}", std::process::id()));
@@ -53,11 +63,15 @@ impl Redis {
             let _ = Command::new("chown").arg("nobody").arg(&dir).status();
         }
         let r = Redis {
-            url: format!("redis://127.0.0.1:{port}/0"),
+            url: match &password {
+                Some(p) => format!("redis://:{p}@127.0.0.1:{port}/0"),
+                None => format!("redis://127.0.0.1:{port}/0"),
+            },
             port,
             dir,
             child: Mutex::new(None),
             maxmemory: Mutex::new(None),
+            password,
         };
         r.watchdog();
         r.spawn()?;
@@ -79,6 +93,9 @@ impl Redis {
             "--logfile".into(),
             self.dir.join("log").display().to_string(),
         ];
+        if let Some(p) = &self.password {
+            args.extend(["--requirepass".into(), p.clone()]);
+        }
         if let Some(m) = self
             .maxmemory
             .lock()
@@ -122,8 +139,13 @@ impl Redis {
 
     /// Runs `redis-cli` against this server; its standard output.
     pub fn cli(&self, args: &[&str]) -> Result<String, RedisError> {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(p) = &self.password {
+            // Through the environment, not the command line.
+            cmd.env("REDISCLI_AUTH", p);
+        }
+        let out = cmd
             .args(args)
             .output()
             .map_err(|e| RedisError(format!("redis-cli: {e}")))?;

@@ -223,4 +223,30 @@ async fn check_upstream_says_what_the_product_saw_and_why_it_refused() {
     let (code, out, _) = run(&["check-upstream", "--user", "bob"], &header).await;
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("the product saw: bob"), "{out}");
+
+    // Service account: without a user, who the account is; the value never printed.
+    use base64::Engine;
+    let account = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:alice-pw")
+    );
+    let service = dir.path().join("service.toml");
+    std::fs::write(
+        &service,
+        format!(
+            "[upstream]\nurl = \"{}\"\n[upstream.identity]\nmode = \"service_account\"\nauthorization = \"{account}\"\n[audit]\ndatabase_url = \"sqlite://audit.db?mode=rwc\"\nlog = \"off\"\n",
+            jira.url()
+        ),
+    )
+    .expect("config");
+    let (code, out, err) = run(&["check-upstream"], &service).await;
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("service_account mode") && out.contains("the product saw: alice"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("YWxpY2U") && !err.contains("YWxpY2U"),
+        "the account's value is never printed"
+    );
 }

@@ -233,6 +233,44 @@ async fn a_full_redis_is_a_store_error_and_allow_lets_requests_through() {
     assert_eq!((s, h[1].as_str()), (200, "2"));
 }
 
+/// A password from the environment (`${VAR}`) reaches Redis; a wrong one is a store error
+/// whose message never shows it.
+#[tokio::test]
+async fn a_redis_password_comes_from_the_environment_and_is_never_shown() {
+    use authgate::pipeline::rate_limit::{LimitKey, RateLimiter};
+    let redis = Redis::start_with_password("s3cret-pw").unwrap_or_else(|e| panic!("{e}"));
+    let text = "[rate_limit]\nenabled = true\nrequests = 4\nper = \"1m\"\nburst = 4\nstore = \"redis\"\nredis_url = \"${AUTHGATE_TEST_REDIS}\"\nredis_timeout = \"200ms\"\non_store_error = \"deny\"\n";
+    let limiter_for = |url: String| {
+        let config = authgate::config::from_toml_with(text, std::path::Path::new("/tmp"), &|n| {
+            (n == "AUTHGATE_TEST_REDIS").then(|| url.clone())
+        })
+        .expect("config");
+        let metrics = std::sync::Arc::new(authgate::metrics::Metrics::new());
+        RateLimiter::new(&config.rate_limit)
+            .with_store(&config.rate_limit, None, &metrics)
+            .expect("a store")
+    };
+    let key = LimitKey::User("alice".into());
+    let good = limiter_for(redis.url.clone());
+    let h = good
+        .decide(&key, &[])
+        .await
+        .expect("the password is accepted");
+    assert_eq!(h.remaining, 3);
+    assert_eq!(redis.dbsize(), 1);
+    let bad = limiter_for(redis.url.replace("s3cret-pw", "not-the-pw"));
+    let err = bad
+        .decide(&key, &[])
+        .await
+        .expect_err("a wrong password is a store error");
+    assert_eq!(err.reason.as_str(), "rate_limit_unavailable");
+    let shown = format!("{:?} {:?}", err.detail, bad.store_health());
+    assert!(
+        !shown.contains("s3cret") && !shown.contains("not-the-pw"),
+        "{shown}"
+    );
+}
+
 #[test]
 fn check_config_names_redis_keys_that_do_not_fit() {
     let errors = |text: &str| match authgate::config::from_toml(text) {
