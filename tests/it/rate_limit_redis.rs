@@ -271,6 +271,27 @@ async fn a_redis_password_comes_from_the_environment_and_is_never_shown() {
     );
 }
 
+/// Requests sent at once are decided in batches (one script call for all that queued): one
+/// bucket's requests in a batch are decided one after the other, so exactly `burst` pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_one_bucket_are_decided_one_after_the_other() {
+    let redis = Redis::start().unwrap_or_else(|e| panic!("{e}"));
+    let t = Setup::jira()
+        .with_jwt_provider()
+        .with(&format!(
+            "[rate_limit]\nenabled = true\nrequests = 20\nper = \"10m\"\nburst = 20\n{}",
+            redis_store(&redis, "deny")
+        ))
+        .start()
+        .await;
+    let token = token_for("alice");
+    let calls = (0..120).map(|_| t.get("/rest/api/2/issue/DEMO-1").bearer(&token).send());
+    let answers = futures_util::future::join_all(calls).await;
+    let allowed = answers.iter().filter(|a| a.status == 200).count();
+    let limited = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!((allowed, limited), (20, 100));
+}
+
 #[test]
 fn check_config_names_redis_keys_that_do_not_fit() {
     let errors = |text: &str| match authgate::config::from_toml(text) {

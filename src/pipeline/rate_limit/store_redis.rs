@@ -1,12 +1,17 @@
 //! `rate_limit.store = "redis"`: buckets every replica shares (docs/cluster.md).
 //!
-//! Owns: [`RedisStore`]: one GCRA decision per request as one atomic server-side script
-//! ([`GCRA`], called by its SHA-1 and loaded again on `NOSCRIPT`, e.g. after a Redis restart)
-//! that reads Redis's own `TIME`, so the replicas' clocks do not matter; keys named by a hash of
-//! the quota and the limiter key (never a token), expiring when the bucket is full again; one
-//! multiplexed connection (`redis::aio::ConnectionManager`: one reconnect at a time, with
-//! exponential backoff), a deadline of `redis_timeout` per decision, and the health that
-//! `/readyz` reports.
+//! Owns: [`RedisStore`]: GCRA decisions as one atomic server-side script ([`GCRA`], called by
+//! its SHA-1 and loaded again on `NOSCRIPT`, e.g. after a Redis restart) that reads Redis's own
+//! `TIME`, so the replicas' clocks do not matter; keys named by a hash of the quota and the
+//! limiter key (never a token), expiring when the bucket is full again; one multiplexed
+//! connection (`redis::aio::ConnectionManager`: one reconnect at a time, with exponential
+//! backoff), a deadline of `redis_timeout` per decision, and the health that `/readyz` reports.
+//!
+//! Decisions are batched without waiting: one task sends one script call for every decision
+//! that queued while the previous call was in flight (at most [`MAX_BATCH`]), so under load a
+//! round trip and a script call serve many requests; alone, a request goes at once. The script
+//! decides the keys in order, so two requests of one bucket in a batch are decided as if sent
+//! one after the other.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,24 +23,39 @@ use sha2::{Digest, Sha256};
 use super::LimitKey;
 use crate::config::{Quota, RedisSettings};
 
-/// The GCRA decision, atomically: `KEYS[1]` holds the bucket's theoretical arrival time (µs,
-/// Redis `TIME`); `ARGV[1]` is the emission interval and `ARGV[2]` the burst. Returns
-/// `{allowed, remaining, wait_us}`.
+/// The GCRA decisions of a batch, atomically: `KEYS[i]` holds bucket i's theoretical arrival
+/// time (µs, Redis `TIME`); `ARGV[2i-1]` is its emission interval and `ARGV[2i]` its burst.
+/// Returns `allowed, remaining, wait_us` for each key, in order.
 pub const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if allow_at > now then
-  return {0, 0, allow_at - now}
+local out = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval * burst
+  if allow_at > now then
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+    out[#out + 1] = allow_at - now
+  else
+    redis.call('SET', KEYS[i], string.format('%d', new_tat), 'PX', math.max(1, math.ceil((new_tat - now) / 1000)))
+    out[#out + 1] = 1
+    out[#out + 1] = math.floor((now - allow_at) / interval)
+    out[#out + 1] = 0
+  end
 end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(1, math.ceil((new_tat - now) / 1000)))
-return {1, math.floor((now - allow_at) / interval), 0}
+return out
 ";
+
+/// The most decisions one script call makes.
+pub const MAX_BATCH: usize = 256;
+/// Decisions waiting for the batcher at most; past it a decision fails at once (the store is
+/// overwhelmed, and `on_store_error` decides).
+const QUEUE: usize = 8192;
 
 /// Prefix of every key authgate writes.
 const KEY_PREFIX: &str = "authgate:rl:";
@@ -66,10 +86,17 @@ pub enum StoreError {
     Redis(String),
 }
 
+/// One decision waiting for the batcher.
+struct Job {
+    key: String,
+    interval_us: u64,
+    burst: u32,
+    reply: tokio::sync::oneshot::Sender<Result<Verdict, StoreError>>,
+}
+
 /// The shared buckets.
 pub struct RedisStore {
-    conn: ConnectionManager,
-    script: Script,
+    jobs: tokio::sync::mpsc::Sender<Job>,
     timeout: Duration,
     /// The URL the store was built for (a reload with the same settings keeps the store).
     settings: RedisSettings,
@@ -104,9 +131,11 @@ impl RedisStore {
             .set_response_timeout(Some(settings.timeout));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| format!("Redis connection manager: {e}"))?;
+        let (jobs, queue) = tokio::sync::mpsc::channel(QUEUE);
+        // Ends when the store (the last sender) is dropped.
+        tokio::spawn(batcher(conn, queue, settings.timeout));
         Ok(RedisStore {
-            conn,
-            script: Script::new(GCRA),
+            jobs,
             timeout: settings.timeout,
             settings: settings.clone(),
             degraded: AtomicBool::new(false),
@@ -123,23 +152,20 @@ impl RedisStore {
     /// One decision for `key` under `quota`, within `redis_timeout`.
     pub async fn take(&self, quota: &Quota, key: &LimitKey) -> Result<Verdict, StoreError> {
         let interval_us = (quota.per.as_micros() / u128::from(quota.requests.get())).max(1);
-        let mut conn = self.conn.clone();
-        let mut invocation = self.script.key(redis_key(quota, key));
-        invocation.arg(interval_us as u64).arg(quota.burst.get());
-        let answer = tokio::time::timeout(
-            self.timeout,
-            invocation.invoke_async::<(i64, i64, i64)>(&mut conn),
-        )
-        .await;
-        let result = match answer {
-            Err(_) => Err(StoreError::Timeout(self.timeout)),
-            Ok(Err(e)) => Err(StoreError::Redis(without_secrets(&e))),
-            Ok(Ok((1, remaining, _))) => Ok(Verdict::Allowed {
-                remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
-            }),
-            Ok(Ok((_, _, wait_us))) => Ok(Verdict::Refused {
-                wait: Duration::from_micros(wait_us.max(0) as u64),
-            }),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            key: redis_key(quota, key),
+            interval_us: u64::try_from(interval_us).unwrap_or(u64::MAX),
+            burst: quota.burst.get(),
+            reply,
+        };
+        let result = match self.jobs.try_send(job) {
+            Err(_) => Err(StoreError::Redis("too many decisions waiting".into())),
+            Ok(()) => match tokio::time::timeout(self.timeout, answer).await {
+                Err(_) => Err(StoreError::Timeout(self.timeout)),
+                Ok(Err(_)) => Err(StoreError::Redis("the batcher stopped".into())),
+                Ok(Ok(r)) => r,
+            },
         };
         match &result {
             Ok(_) => self.degraded.store(false, Ordering::Relaxed),
@@ -171,6 +197,63 @@ impl RedisStore {
     /// Decisions that failed since start.
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends every queued decision in one script call, one call at a time, until the store is
+/// dropped. A call gets at most `timeout`; its decisions all fail together.
+async fn batcher(
+    mut conn: ConnectionManager,
+    mut queue: tokio::sync::mpsc::Receiver<Job>,
+    timeout: Duration,
+) {
+    let script = Script::new(GCRA);
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // Decisions nobody waits for any more (timed out) are not sent.
+        batch.retain(|j| !j.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        let mut call = script.prepare_invoke();
+        for j in &batch {
+            call.key(&j.key);
+        }
+        for j in &batch {
+            call.arg(j.interval_us).arg(j.burst);
+        }
+        let answer = tokio::time::timeout(timeout, call.invoke_async::<Vec<i64>>(&mut conn)).await;
+        let answer: Result<Vec<i64>, StoreError> = match answer {
+            Err(_) => Err(StoreError::Timeout(timeout)),
+            Ok(Err(e)) => Err(StoreError::Redis(without_secrets(&e))),
+            Ok(Ok(v)) if v.len() == 3 * batch.len() => Ok(v),
+            Ok(Ok(v)) => Err(StoreError::Redis(format!(
+                "the script answered {} values for {} decisions",
+                v.len(),
+                batch.len()
+            ))),
+        };
+        for (i, job) in batch.drain(..).enumerate() {
+            let verdict = match &answer {
+                Err(e) => Err(e.clone()),
+                Ok(v) => Ok(match (v[3 * i], v[3 * i + 1], v[3 * i + 2]) {
+                    (1, remaining, _) => Verdict::Allowed {
+                        remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
+                    },
+                    (_, _, wait_us) => Verdict::Refused {
+                        wait: Duration::from_micros(u64::try_from(wait_us.max(0)).unwrap_or(0)),
+                    },
+                }),
+            };
+            let _ = job.reply.send(verdict);
+        }
     }
 }
 
