@@ -84,7 +84,7 @@ pub async fn serve(
             Ok(viewer) => match route {
                 PageRoute::Home => home(&call, viewer, ctx).await,
                 PageRoute::SignIn => sign_in(&call, body, ctx).await,
-                PageRoute::SignOut => sign_out(&call, viewer, body).await,
+                PageRoute::SignOut => sign_out(&call, viewer, body, ctx).await,
                 PageRoute::Create | PageRoute::Revoke => {
                     change(&call, route, viewer, body, ctx).await
                 }
@@ -107,13 +107,23 @@ async fn home(call: &Call<'_>, viewer: Viewer, ctx: &mut RequestCtx) -> PageAnsw
         Viewer::Nobody => return page(StatusCode::OK, sign_in_view(call), None),
         Viewer::Session(s) => (s, None),
         // Signed in to the product: a page session of its own, so forms carry a CSRF token
-        // bound to a cookie no other site can send (SameSite=Strict).
+        // bound to a cookie no other site can send (SameSite=Strict). Only for a page the
+        // browser navigates to: an image or script tag on another site sends the product's
+        // cookie too, and must not start sessions (`security::is_navigation`).
+        Viewer::Product(_) if !security::is_navigation(call.parts) => {
+            return page(StatusCode::OK, sign_in_view(call), None)
+        }
         Viewer::Product(id) => {
             match viewer::sessions(call.rt)
                 .start(&id.username, &id.groups, call.rt.tokens.now())
                 .await
             {
-                Ok(new) => (new.session, Some(new.cookie)),
+                Ok(new) => {
+                    // A session that can create and revoke tokens began: a sign-in.
+                    ctx.credential = CredentialKind::Session;
+                    ctx.action = Some("page_sign_in");
+                    (new.session, Some(new.cookie))
+                }
                 Err(e) => return refusal(call, None, store_down(e)),
             }
         }
@@ -158,6 +168,14 @@ async fn sign_in(call: &Call<'_>, body: Body, ctx: &mut RequestCtx) -> PageAnswe
         view.error = Some("Enter your username and password.".to_string());
         return page(StatusCode::BAD_REQUEST, view, Some(r));
     }
+    // Basic cannot carry a colon in the username (the product would read the rest as the
+    // password, and the failure would count against another name).
+    if username.contains(':') {
+        let r = Rejection::new(Reason::CredentialRejected)
+            .detail("token page: a username with a colon");
+        view.error = Some("A username cannot contain a colon.".to_string());
+        return page(StatusCode::BAD_REQUEST, view, Some(r));
+    }
     // Checked exactly as Basic at /_authgate/tokens: the product is asked as the user, and
     // failures count against the same per-user and per-address limits.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
@@ -175,6 +193,10 @@ async fn sign_in(call: &Call<'_>, body: Body, ctx: &mut RequestCtx) -> PageAnswe
             return page(r.reason.status(), view, Some(r));
         }
     };
+    // A session the browser already had ends here: one browser, one page session.
+    if let Some(old) = security::session_cookie(&call.parts.headers) {
+        let _ = viewer::sessions(call.rt).end(&old).await;
+    }
     match viewer::sessions(call.rt)
         .start(who.username(), who.groups(), call.rt.tokens.now())
         .await
@@ -188,7 +210,7 @@ async fn sign_in(call: &Call<'_>, body: Body, ctx: &mut RequestCtx) -> PageAnswe
     }
 }
 
-async fn sign_out(call: &Call<'_>, viewer: Viewer, body: Body) -> PageAnswer {
+async fn sign_out(call: &Call<'_>, viewer: Viewer, body: Body, ctx: &mut RequestCtx) -> PageAnswer {
     let session = match viewer {
         Viewer::Session(s) => Some(s),
         _ => None,
@@ -201,6 +223,10 @@ async fn sign_out(call: &Call<'_>, viewer: Viewer, body: Body) -> PageAnswer {
     let cookie = security::session_cookie(&call.parts.headers).unwrap_or_default();
     if let Err(e) = viewer::sessions(call.rt).end(&cookie).await {
         return refusal(call, session.as_ref(), store_down(e));
+    }
+    if let Some(s) = &session {
+        ctx.username = Some(s.username.clone());
+        ctx.action = Some("page_sign_out");
     }
     let mut view = sign_in_view(call);
     view.notice = Some(format!(
@@ -312,6 +338,15 @@ async fn revoke(
     ctx: &mut RequestCtx,
 ) -> Result<Done, Rejection> {
     let id = field(form, "id").unwrap_or("");
+    // Only something shaped like a token id goes into the audit row.
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Rejection::new(Reason::NotFound).detail("token page: not a token id"));
+    }
     ctx.token_id = Some(id.to_string());
     let record = api::revoke_for(call.rt, who, is_admin, id).await?;
     ctx.action = Some("token_revoke");

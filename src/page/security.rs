@@ -52,6 +52,17 @@ pub fn is_https(parts: &Parts, proto: &str, peer_trusted: bool) -> bool {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
+/// True unless the browser says this is not a navigation (`Sec-Fetch-Mode` other than
+/// `navigate`: an image, script or fetch from some page). Browsers without the header count
+/// as navigating.
+pub fn is_navigation(parts: &Parts) -> bool {
+    parts
+        .headers
+        .get("sec-fetch-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|m| m.eq_ignore_ascii_case("navigate"))
+}
+
 /// The page's own origin (`scheme://host[:port]`, from `Host` or the HTTP/2 authority).
 pub fn own_origin(parts: &Parts, https: bool) -> Option<String> {
     let host = parts

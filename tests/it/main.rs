@@ -17,7 +17,8 @@
 //! - `cli`      — the binary on bad input (one sentence, exit 1) and `--help`.
 //! - `config`   — every file under `config/` loads; the example documents every key.
 //! - `demo`     — `authgate demo`'s printed curl commands do what they say.
-//! - `page`     — the token page over HTTP; `page_browser` — the same in headless Chromium.
+//! - `page`     — the token page over HTTP; `page_browser` — the same in headless Chromium;
+//!   `page_attacks` — the page under a security review's attacks.
 
 mod audit;
 mod audit_gateway;
@@ -58,6 +59,7 @@ mod oauth1;
 mod oauth1_attacks;
 mod oauth1_oauthlib;
 mod page;
+mod page_attacks;
 mod page_browser;
 mod pipeline;
 mod proxy;
