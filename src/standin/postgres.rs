@@ -37,19 +37,10 @@ pub struct Postgres {
 pub struct PgError(String);
 
 fn free_port() -> Result<u16, PgError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| PgError(format!("no free port: {e}")))
+    super::free_port().map_err(|e| PgError(format!("no free port: {e}")))
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use super::is_root;
 
 fn text(o: &Output) -> String {
     format!(

@@ -29,19 +29,10 @@ pub struct Redis {
 pub struct RedisError(String);
 
 fn free_port() -> Result<u16, RedisError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| RedisError(format!("no free port: {e}")))
+    super::free_port().map_err(|e| RedisError(format!("no free port: {e}")))
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
+use super::is_root;
 
 impl Redis {
     /// Starts a server; blocks until it answers `PING` (at most 20 s).

@@ -3,8 +3,6 @@
 //! name another user; groups and token self-service need no service account; every refusal
 //! of the link is 502 `upstream_identity_rejected` with its `oauth_problem`.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use authgate::audit::store::MAX_LIMIT;
@@ -19,16 +17,7 @@ use crate::support::gateway::{token_for, Setup, TestGateway};
 const CONSUMER: &str = "authgate-test";
 const BASE_URL: &str = "https://jira.example.com";
 
-/// One 2048-bit key for the whole test binary (0600 in a temp dir kept for the run).
-fn key() -> &'static (PathBuf, rsa::RsaPrivateKey) {
-    static KEY: OnceLock<(PathBuf, rsa::RsaPrivateKey)> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("a temp dir").keep();
-        let path = dir.join("applink.pem");
-        let key = authgate::oauth1::key::generate(&path, 2048).expect("a key");
-        (path, key)
-    })
-}
+use crate::support::applink::key;
 
 fn link() -> OAuthLink {
     OAuthLink::new(CONSUMER, key().1.to_public_key(), BASE_URL)

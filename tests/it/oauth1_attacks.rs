@@ -18,8 +18,6 @@
 //! its fix.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use authgate::oauth1::base;
 use authgate::standin::jira::oauth1::OAuthLink;
@@ -32,15 +30,7 @@ use crate::support::gateway::{basic, token_for, Setup, TestGateway};
 const CONSUMER: &str = "authgate-attacks";
 const BASE_URL: &str = "https://jira.example.com";
 
-fn key() -> &'static (PathBuf, rsa::RsaPrivateKey) {
-    static KEY: OnceLock<(PathBuf, rsa::RsaPrivateKey)> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("a temp dir").keep();
-        let path = dir.join("applink.pem");
-        let key = authgate::oauth1::key::generate(&path, 2048).expect("a key");
-        (path, key)
-    })
-}
+use crate::support::applink::key;
 
 fn oauth1_setup() -> Setup {
     let link = OAuthLink::new(CONSUMER, key().1.to_public_key(), BASE_URL);

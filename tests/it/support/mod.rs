@@ -1,6 +1,7 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod applink;
 pub mod catalog_auth;
 pub mod client;
 pub mod gateway;
