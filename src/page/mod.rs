@@ -156,10 +156,7 @@ async fn change(
     body: Body,
     ctx: &mut RequestCtx,
 ) -> PageAnswer {
-    let session = match viewer {
-        Viewer::Session(s) => Some(s),
-        _ => None,
-    };
+    let session = viewer.into_session();
     let form = match api::read_body(body).await {
         Ok(b) => parse_form(&b),
         Err(r) => return refusal(call, session.as_ref(), r),
@@ -252,12 +249,7 @@ async fn revoke(
 ) -> Result<Done, Rejection> {
     let id = field(form, "id").unwrap_or("");
     // Only something shaped like a token id goes into the audit row.
-    if id.is_empty()
-        || id.len() > 64
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !crate::tokens::format::is_id(id) {
         return Err(Rejection::new(Reason::NotFound).detail("token page: not a token id"));
     }
     ctx.token_id = Some(id.to_string());

@@ -82,10 +82,7 @@ pub(super) async fn sign_out(
     body: Body,
     ctx: &mut RequestCtx,
 ) -> PageAnswer {
-    let session = match viewer {
-        Viewer::Session(s) => Some(s),
-        _ => None,
-    };
+    let session = viewer.into_session();
     let form = api::read_body(body).await.map(|b| parse_form(&b));
     let csrf = form.as_ref().ok().and_then(|f| field(f, "csrf"));
     if let Err(r) = security::check_form(call.parts, call.https, session.as_ref(), csrf, true) {

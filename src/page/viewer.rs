@@ -27,6 +27,16 @@ pub enum Viewer {
     Nobody,
 }
 
+impl Viewer {
+    /// The page session, if the viewer has one (forms are accepted only from it).
+    pub fn into_session(self) -> Option<PageSession> {
+        match self {
+            Viewer::Session(s) => Some(s),
+            Viewer::Product(_) | Viewer::Nobody => None,
+        }
+    }
+}
+
 /// The session table of `rt`'s database.
 pub fn sessions(rt: &Runtime) -> Sessions {
     Sessions::new(rt.tokens.store().db().clone())

@@ -91,6 +91,11 @@ pub fn new_id() -> String {
     hex::encode(bytes)
 }
 
+/// True when `s` has the shape of a token id ([`new_id`]): 16 lowercase hex characters.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +196,15 @@ mod tests {
         let id = new_id();
         assert_eq!(id.len(), 16);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(is_id(&id));
+        for not in [
+            "",
+            "nope",
+            "0123456789ABCDEF",
+            "0123456789abcdef0",
+            "0123456789abcde-",
+        ] {
+            assert!(!is_id(not), "{not}");
+        }
     }
 }
